@@ -1,0 +1,88 @@
+"""The interface every search space offers, and a lazy name -> space registry.
+
+The registry maps names to zero-argument factories so that this module never imports a concrete
+space at import time (no import cycles); each space is built once, on first lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+from importlib import import_module
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+import torch.nn as nn
+
+from gradnas.errors import GradnasError, unknown_choice
+
+ArchT = TypeVar("ArchT", bound=Hashable)
+
+
+@runtime_checkable
+class SearchSpace(Protocol[ArchT]):
+    """What searches and proxies need: parse/print, enumerate, sample, perturb, build a network."""
+
+    name: str
+    size: int | None  # number of architectures, or None when it is too large to count
+
+    def parse(self, text: str) -> ArchT:
+        """The architecture written as `text`; GradnasError if it is malformed."""
+        ...
+
+    def format(self, arch: ArchT) -> str:
+        """The canonical string of `arch` (what `parse` reads back)."""
+        ...
+
+    def archs(self) -> Iterator[ArchT]:
+        """Every architecture in a fixed order; NotImplementedError for spaces too large to list."""
+        ...
+
+    def sample(self, rng: np.random.Generator) -> ArchT:
+        """One architecture drawn uniformly with `rng`."""
+        ...
+
+    def mutate(self, arch: ArchT, rng: np.random.Generator) -> ArchT:
+        """A random single-step neighbour of `arch` (never `arch` itself)."""
+        ...
+
+    def neighbours(self, arch: ArchT) -> list[ArchT]:
+        """All architectures one mutation away from `arch`."""
+        ...
+
+    def build(self, arch: ArchT, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
+        """A freshly initialised network mapping (B, *input_shape) to logits (B, num_classes)."""
+        ...
+
+
+def _lazy(module: str, attr: str) -> Callable[[], SearchSpace[Any]]:
+    """A factory importing `module` only when the space is first asked for."""
+    return lambda: getattr(import_module(module), attr)()
+
+
+_FACTORIES: dict[str, Callable[[], SearchSpace[Any]]] = {
+    "nb201": _lazy("gradnas.spaces.nb201", "NB201Space"),
+}
+_INSTANCES: dict[str, SearchSpace[Any]] = {}
+
+
+def register_space(name: str, factory: Callable[[], SearchSpace[Any]]) -> None:
+    """Make `get_space(name)` return `factory()` (built lazily, once); names must be new."""
+    if not isinstance(name, str) or not name:
+        raise GradnasError(f"search space name must be a non-empty string, got {name!r}")
+    if name in _FACTORIES:
+        raise GradnasError(f"search space {name!r} is already registered")
+    _FACTORIES[name] = factory
+
+
+def space_names() -> list[str]:
+    """The registered search space names, sorted."""
+    return sorted(_FACTORIES)
+
+
+def get_space(name: str) -> SearchSpace[Any]:
+    """The search space called `name`; GradnasError listing the valid names otherwise."""
+    if not isinstance(name, str) or name not in _FACTORIES:
+        raise unknown_choice("search space", name, _FACTORIES)
+    if name not in _INSTANCES:
+        _INSTANCES[name] = _FACTORIES[name]()
+    return _INSTANCES[name]
