@@ -1,0 +1,39 @@
+"""Training-free proxies: registered functions of a one-pass `Probe`."""
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from . import gradalign, gradsign, kernel  # noqa: F401  (each module registers its proxies)
+from .probe import Probe
+from .registry import PROXIES, ProxyInfo, Score, evaluate, get_proxies, proxy
+
+SEED_PROXIES = (
+    "gradsign", "mgm", "mgm_layerwise", "knas", "gt_correlation", "gt_value", "gt_kernel",
+    "gradalign_1", "gradalign_2",
+)
+
+
+def score(
+    model: nn.Module,
+    batch,
+    proxies: Iterable[str] = SEED_PROXIES,
+    *,
+    dtype: torch.dtype = torch.float32,
+    engine: str = "auto",
+    seed: int = 0,
+) -> dict[str, Score]:
+    """Score any classifier on a probe batch; all requested proxies share one per-sample pass.
+
+    `batch` has `x` (n, C, H, W), integer labels `y` (n,) and `num_classes`. `seed` fixes the
+    coordinates sampled by the GT-NAS proxies. The model is not modified.
+    """
+    infos = get_proxies(proxies)
+    probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed)
+    for info in infos:
+        probe.require(*info.ingredients)
+    return {info.name: evaluate(info, probe) for info in infos}
+
+
+__all__ = ["PROXIES", "SEED_PROXIES", "Probe", "ProxyInfo", "Score", "get_proxies", "proxy", "score"]

@@ -1,0 +1,328 @@
+"""Per-sample gradients with batch-of-one semantics, delivered as column blocks.
+
+Every gradient proxy is a reduction over the n×P matrix of per-sample gradients (row i: the
+gradient of sample i's loss, computed as if sample i were a batch of one). Materializing that
+matrix costs n×P memory, so both engines here hand it out as *blocks*: a run of consecutive
+columns of one parameter (flattened) for all n samples. Reducers consume blocks one at a time.
+
+- `loop_blocks`: the reference — n forward/backward passes with a batch of one.
+- `fast_blocks`: one batched pass. Batch-of-one BatchNorm in train mode is exactly instance
+  normalization with the BN's affine parameters, so one forward with every BatchNorm replaced by
+  that reproduces each sample's output and output-gradient; per-sample weight gradients then
+  follow from each layer's input and output-gradient (unfold + einsum), computed per chunk of
+  output channels so memory stays bounded whatever the model's size.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import GradnasError
+
+DEFAULT_BLOCK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Block:
+    """Columns ``start .. start + grads.shape[1]`` of parameter ``name``'s per-sample gradients."""
+
+    name: str
+    start: int
+    grads: torch.Tensor  # (n, width)
+
+
+class UnsupportedModel(GradnasError):
+    """The fast engine cannot reproduce batch-of-one semantics for this model."""
+
+
+def scored_parameter_names(model: nn.Module) -> list[str]:
+    """Names of the `weight` of every Conv2d and Linear, in `model.modules()` order (SPEC §1)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    scored = []
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and module.weight is not None:
+            name = names.get(id(module.weight))
+            if name is not None and name not in scored:
+                scored.append(name)
+    return scored
+
+
+def probe_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A train-mode copy in `dtype`, so probing never mutates the caller's model."""
+    probe = copy.deepcopy(model).to(dtype).train()
+    return probe.requires_grad_(True)
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's logits, with a shape mismatch reported as bad input rather than deep inside."""
+    try:
+        return model(x)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise GradnasError(f"the model cannot take a probe batch of shape {tuple(x.shape)}: {first}") from err
+
+
+def _sample_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if logits.dim() != 2 or logits.shape[0] != y.shape[0]:
+        raise GradnasError(
+            f"model output must be logits of shape (batch, classes); got {tuple(logits.shape)} "
+            f"for a batch of {y.shape[0]}"
+        )
+    if int(y.max()) >= logits.shape[1]:
+        raise GradnasError(f"label {int(y.max())} is out of range for a model with {logits.shape[1]} outputs")
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+# --------------------------------------------------------------------------- reference loop
+
+
+def loop_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[str]) -> Iterator[Block]:
+    """The plain reference: one batch-of-one forward/backward per sample (a parameter whose
+    gradient is None counts as zeros). Yields one full-width block per parameter."""
+    params = dict(model.named_parameters())
+    wanted = [params[n] for n in names]
+    rows: list[list[torch.Tensor]] = [[] for _ in names]
+    for i in range(x.shape[0]):
+        loss = _sample_losses(_forward(model, x[i : i + 1]), y[i : i + 1]).sum()
+        grads = torch.autograd.grad(loss, wanted, allow_unused=True)
+        for row, g, p in zip(rows, grads, wanted):
+            row.append(torch.zeros_like(p).flatten() if g is None else g.detach().flatten())
+    for name, row in zip(names, rows):
+        yield Block(name, 0, torch.stack(row))
+
+
+# --------------------------------------------------------------------------- fast engine
+
+
+class SampleNorm(nn.Module):
+    """Batch-of-one BatchNorm for a whole batch: per-sample (instance) statistics, the BN's
+    own affine parameters (the same Parameter objects, under the same names)."""
+
+    def __init__(self, bn: nn.modules.batchnorm._BatchNorm):
+        super().__init__()
+        self.eps = bn.eps
+        self.weight = bn.weight
+        self.bias = bn.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3 or x[0, 0].numel() < 2:
+            raise GradnasError(
+                f"BatchNorm on input {tuple(x.shape)} sees one value per channel in a batch of "
+                "one, so per-sample gradients are undefined; use larger inputs"
+            )
+        xhat = F.instance_norm(x, eps=self.eps)
+        self.xhat = xhat.detach()  # read by the recording hook: d(out)/d(weight) = x̂
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        out = xhat if self.weight is None else xhat * self.weight.view(shape)
+        return out if self.bias is None else out + self.bias.view(shape)
+
+
+def _swap_batchnorm(model: nn.Module) -> None:
+    for parent in model.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(parent, child_name, SampleNorm(child))
+            elif getattr(child, "inplace", False) is True:
+                child.inplace = False  # keep every recorded layer output intact for autograd
+
+
+@dataclass
+class _Call:
+    """One call of a recorded module: what its per-sample gradients are computed from."""
+
+    module: nn.Module
+    inp: torch.Tensor
+    out: torch.Tensor
+    version: int
+    gout: torch.Tensor | None = None
+
+
+def _check_supported(module: nn.Module, attr: str, name: str) -> None:
+    if isinstance(module, nn.Conv2d):
+        if module.padding_mode != "zeros" or isinstance(module.padding, str):
+            raise UnsupportedModel(f"{name}: Conv2d with padding {module.padding!r}/{module.padding_mode}")
+    elif not isinstance(module, (nn.Linear, SampleNorm)):
+        raise UnsupportedModel(f"{name}: per-sample gradients of {type(module).__name__}.{attr}")
+
+
+def _owners(model: nn.Module, names: list[str]) -> dict[str, tuple[nn.Module, str]]:
+    """For each wanted parameter, the (module, attribute) that holds it."""
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    found: dict[str, list[tuple[nn.Module, str]]] = {n: [] for n in names}
+    for module in model.modules():
+        for attr, p in module._parameters.items():
+            name = by_id.get(id(p)) if p is not None else None
+            if name in found:
+                _check_supported(module, attr, name)
+                found[name].append((module, attr))
+    for name, pairs in found.items():
+        if len(pairs) != 1:
+            raise UnsupportedModel(f"{name}: held by {len(pairs)} modules")
+    return {name: pairs[0] for name, pairs in found.items()}
+
+
+def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y: torch.Tensor):
+    """One batched forward and backward; returns each recorded module's calls with output grads."""
+    calls: list[_Call] = []
+
+    def hook(module, inputs, output):
+        inp = module.xhat if isinstance(module, SampleNorm) else inputs[0]
+        calls.append(_Call(module, inp.detach(), output, output._version))
+
+    handles = [m.register_forward_hook(hook) for m in modules]
+    try:
+        x = x.detach().requires_grad_(True)  # so the graph reaches every layer's output
+        loss = _sample_losses(_forward(model, x), y).sum()
+    finally:
+        for h in handles:
+            h.remove()
+    for call in calls:
+        if call.out._version != call.version:
+            raise UnsupportedModel(f"{type(call.module).__name__} output modified in place")
+    live = [c for c in calls if c.out.requires_grad]
+    grads = torch.autograd.grad(loss, [c.out for c in live], allow_unused=True)
+    for call, g in zip(live, grads):
+        call.gout = g
+    return calls
+
+
+def _chunks(total: int, per_item: int, n: int, budget: int, itemsize: int) -> Iterator[tuple[int, int]]:
+    step = max(1, budget // max(1, n * per_item * itemsize))
+    for a in range(0, total, step):
+        yield a, min(total, a + step)
+
+
+GROUPED_CONV_MIN_POSITIONS = 1024  # measured: the grouped-conv form wins from 32×32 outputs up
+
+
+def _conv_weight_blocks(calls: list[_Call], n: int, budget: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """Per-sample conv weight gradients, chunked over output channels.
+
+    G[i, o, c, kh, kw] = Σ_p gout[i, o, p] · x_pad[i, c, p·stride + (kh, kw)·dilation]: a batched
+    matmul per kernel offset over strided views of the input (no unfold buffer); for large output
+    maps a grouped convolution that treats samples as groups does the same sum faster on CPU.
+    """
+    conv: nn.Conv2d = calls[0].module
+    k = conv.weight[0].numel()  # (in/groups)·kh·kw columns per output channel
+    per_group = conv.out_channels // conv.groups
+    positions = calls[0].gout[0, 0].numel()
+    by_conv = conv.groups == 1 and positions >= GROUPED_CONV_MIN_POSITIONS
+    for g in range(conv.groups):
+        for a, b in _chunks(per_group, k, n, budget, calls[0].inp.element_size()):
+            lo, hi = g * per_group + a, g * per_group + b
+            parts = (
+                _conv_grads_grouped(conv, c, n, lo, hi)
+                if by_conv
+                else _conv_grads_shifted(conv, c, n, g, lo, hi)
+                for c in calls
+            )
+            yield lo * k, sum(parts).reshape(n, -1)
+
+
+def _conv_grads_shifted(conv: nn.Conv2d, call: _Call, n: int, group: int, lo: int, hi: int) -> torch.Tensor:
+    cin = conv.in_channels // conv.groups
+    x = call.inp[:, group * cin : (group + 1) * cin]
+    ph, pw = conv.padding
+    if ph or pw:
+        x = F.pad(x, (pw, pw, ph, ph))
+    gout = call.gout[:, lo:hi]
+    ho, wo = gout.shape[2:]
+    gout = gout.reshape(n, hi - lo, -1)
+    (sh, sw), (dh, dw) = conv.stride, conv.dilation
+    kh, kw = conv.kernel_size
+    out = x.new_empty(n, hi - lo, cin, kh, kw)
+    for i in range(kh):
+        for j in range(kw):
+            view = x[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+            out[:, :, :, i, j] = torch.bmm(gout, view.reshape(n, cin, -1).transpose(1, 2))
+    return out
+
+
+def _conv_grads_grouped(conv: nn.Conv2d, call: _Call, n: int, lo: int, hi: int) -> torch.Tensor:
+    """The same sum as a convolution of the input (samples as channels) with each sample's
+    output-gradient map as its kernel: batch = input channels, groups = samples."""
+    gout = call.gout[:, lo:hi]
+    kernel = gout.reshape(n * (hi - lo), 1, *gout.shape[2:])
+    out = F.conv2d(
+        call.inp.transpose(0, 1),
+        kernel,
+        padding=conv.padding,
+        stride=conv.dilation,
+        dilation=conv.stride,
+        groups=n,
+    )
+    kh, kw = conv.kernel_size
+    out = out[:, :, :kh, :kw]  # with stride > 1 the correlation can overhang the kernel
+    return out.reshape(conv.in_channels, n, hi - lo, kh, kw).permute(1, 2, 0, 3, 4)
+
+
+def _linear_weight_blocks(calls: list[_Call], n: int, budget: int) -> Iterator[tuple[int, torch.Tensor]]:
+    lin: nn.Linear = calls[0].module
+    xs = [c.inp.reshape(n, -1, lin.in_features) for c in calls]
+    gs = [c.gout.reshape(n, -1, lin.out_features) for c in calls]
+    for a, b in _chunks(lin.out_features, lin.in_features, n, budget, xs[0].element_size()):
+        block = sum(torch.bmm(g[:, :, a:b].transpose(1, 2), x) for g, x in zip(gs, xs))
+        yield a * lin.in_features, block.reshape(n, -1)
+
+
+def _channel_sums(call: _Call, n: int, times_input: bool) -> torch.Tensor:
+    """Per-sample gradient of a per-channel parameter: Σ over positions of gout (·input)."""
+    g = call.gout * call.inp if times_input else call.gout
+    if isinstance(call.module, nn.Linear):  # features last
+        return g.reshape(n, -1, g.shape[-1]).sum(1)
+    return g.reshape(n, g.shape[1], -1).sum(2)
+
+
+def _param_blocks(attr: str, calls: list[_Call], n: int, budget: int) -> Iterator[tuple[int, torch.Tensor]]:
+    module = calls[0].module
+    if attr == "weight" and isinstance(module, nn.Conv2d):
+        yield from _conv_weight_blocks(calls, n, budget)
+    elif attr == "weight" and isinstance(module, nn.Linear):
+        yield from _linear_weight_blocks(calls, n, budget)
+    else:  # biases, and the affine weight of a norm (gradient = Σ gout · x̂)
+        times_input = attr == "weight"
+        yield 0, sum(_channel_sums(c, n, times_input) for c in calls)
+
+
+def fast_blocks(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    names: list[str],
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> Iterator[Block]:
+    """Per-sample gradients of `names` from one batched pass; same values as `loop_blocks`.
+
+    `model` must be a probe copy (it is modified: BatchNorms are replaced). Raises
+    `UnsupportedModel` (at once, before any block) for layers it cannot handle, so callers can
+    fall back to the loop.
+    """
+    _swap_batchnorm(model)
+    owners = _owners(model, names)
+    calls = _record_calls(model, {m for m, _ in owners.values()}, x, y)
+    return _blocks_from_calls(model, owners, calls, names, x, block_bytes)
+
+
+def _blocks_from_calls(model, owners, calls, names, x, block_bytes) -> Iterator[Block]:
+    n = x.shape[0]
+    params = dict(model.named_parameters())
+    for name in names:
+        module, attr = owners[name]
+        live = [c for c in calls if c.module is module and c.gout is not None]
+        if live:
+            blocks = _param_blocks(attr, live, n, block_bytes)
+        else:  # never called, or not connected to the loss: a zero gradient
+            blocks = _zero_blocks(params[name].numel(), n, block_bytes, x.dtype)
+        for start, grads in blocks:
+            yield Block(name, start, grads.detach())
+
+
+def _zero_blocks(total: int, n: int, budget: int, dtype: torch.dtype) -> Iterator[tuple[int, torch.Tensor]]:
+    for a, b in _chunks(total, 1, n, budget, torch.finfo(dtype).bits // 8):
+        yield a, torch.zeros(n, b - a, dtype=dtype)

@@ -1,0 +1,210 @@
+"""The one-pass probe: every ingredient a proxy needs, computed once and cached.
+
+Per-sample-gradient ingredients ("sweeps") are reductions of the n×P per-sample gradient matrix.
+All sweeps a scoring call asked for are computed together, in a single pass of the engine over
+the matrix's column blocks, so nine proxies cost about what one does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import GradnasError, unknown_choice
+from .persample import (
+    DEFAULT_BLOCK_BYTES,
+    Block,
+    UnsupportedModel,
+    fast_blocks,
+    loop_blocks,
+    probe_copy,
+    scored_parameter_names,
+)
+
+ENGINES = ("auto", "fast", "loop")
+KNAS_TENSORS, KNAS_COORDS = 11, 50  # the KNAS reference code's first 11 tensors, first 50 coords
+GT_COORDS = 50  # θ in GT-NAS: coordinates sampled per layer
+
+
+class _Reducer:
+    """Accumulates one sweep ingredient from blocks of the parameters it `wants`."""
+
+    wants: list[str]
+
+    def update(self, block: Block) -> None:
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+
+class SignSum(_Reducer):
+    """Per scored layer: Σ_k |Σ_i sign(g_ik)| (GradSign's ingredient)."""
+
+    def __init__(self, probe: Probe):
+        self.wants = probe.scored
+        self.acc = dict.fromkeys(self.wants, 0.0)
+
+    def update(self, block: Block) -> None:
+        self.acc[block.name] += float(block.grads.sign().sum(0).abs().sum())
+
+    def result(self) -> dict[str, float]:
+        return self.acc
+
+
+class GradSum(_Reducer):
+    """Per scored layer: Σ_i g_i as a float64 vector (the kernel-mean ingredient)."""
+
+    def __init__(self, probe: Probe):
+        self.wants = probe.scored
+        self.acc = {n: torch.zeros(probe.numel[n], dtype=torch.float64) for n in self.wants}
+
+    def update(self, block: Block) -> None:
+        width = block.grads.shape[1]
+        self.acc[block.name][block.start : block.start + width] += block.grads.sum(0, dtype=torch.float64)
+
+    def result(self) -> dict[str, torch.Tensor]:
+        return self.acc
+
+
+class ClassGram(_Reducer):
+    """Per class label: the float64 Gram matrix of its samples' per-sample gradients over all
+    scored parameters (rows in batch order within the class). Only within-class blocks, so 1/classes of the cost
+    of the full n×n matrix."""
+
+    def __init__(self, probe: Probe):
+        self.wants = probe.scored
+        classes, counts = torch.unique(probe.labels, return_counts=True)
+        self.order = torch.argsort(probe.labels, stable=True)  # samples grouped by class
+        ends = counts.cumsum(0).tolist()
+        self.spans = {int(c): (end - int(k), end) for c, k, end in zip(classes, counts, ends)}
+        self.acc = {c: torch.zeros(b - a, b - a, dtype=torch.float64) for c, (a, b) in self.spans.items()}
+
+    def update(self, block: Block) -> None:
+        g = block.grads[self.order].to(torch.float64)
+        for c, (a, b) in self.spans.items():
+            self.acc[c].addmm_(g[a:b], g[a:b].T)
+
+    def result(self) -> dict[int, torch.Tensor]:
+        return self.acc
+
+
+class Columns(_Reducer):
+    """Chosen columns (coordinates) of chosen parameters, as float64 (n, k) matrices."""
+
+    def __init__(self, probe: Probe, selection: dict[str, np.ndarray]):
+        self.wants = list(selection)
+        self.index = {n: torch.as_tensor(idx, dtype=torch.long) for n, idx in selection.items()}
+        self.acc = {n: torch.zeros(probe.n, len(idx), dtype=torch.float64) for n, idx in selection.items()}
+
+    def update(self, block: Block) -> None:
+        idx = self.index[block.name]
+        inside = (idx >= block.start) & (idx < block.start + block.grads.shape[1])
+        self.acc[block.name][:, inside] = block.grads[:, idx[inside] - block.start].to(torch.float64)
+
+    def result(self) -> dict[str, torch.Tensor]:
+        return self.acc
+
+
+def knas_columns(probe: Probe) -> Columns:
+    """KNAS reference selection: in `named_parameters()` order, skip tensors with fewer than 50
+    elements, keep the first 11, and their first 50 flattened coordinates."""
+    big = [n for n in probe.numel if probe.numel[n] >= KNAS_COORDS][:KNAS_TENSORS]
+    return Columns(probe, {n: np.arange(KNAS_COORDS) for n in big})
+
+
+def sampled_columns(probe: Probe) -> Columns:
+    """GT-NAS selection: θ = 50 coordinates per scored layer, drawn once with the probe's seed."""
+    rng = np.random.default_rng(probe.seed)
+    selection = {}
+    for name in probe.scored:
+        size = probe.numel[name]
+        selection[name] = np.sort(rng.choice(size, min(GT_COORDS, size), replace=False))
+    return Columns(probe, selection)
+
+
+SWEEPS = {
+    "sign_sum": SignSum,
+    "grad_sum": GradSum,
+    "class_gram": ClassGram,
+    "knas_columns": knas_columns,
+    "sampled_columns": sampled_columns,
+}
+
+
+class Probe:
+    """A model and a probe batch; ingredients are computed on first request and cached.
+
+    `engine`: "fast" (one batched pass), "loop" (the batch-of-one reference), or "auto" (fast,
+    falling back to the loop with a warning for layers the fast engine does not handle).
+    The caller's model is never modified: the engines work on a copy in `dtype`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        batch,
+        *,
+        dtype: torch.dtype = torch.float32,
+        engine: str = "auto",
+        seed: int = 0,
+        block_bytes: int = DEFAULT_BLOCK_BYTES,
+    ):
+        if engine not in ENGINES:
+            raise unknown_choice("engine", engine, ENGINES)
+        if dtype not in (torch.float32, torch.float64):
+            raise GradnasError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.model, self.batch = model, batch
+        self.dtype, self.engine, self.seed, self.block_bytes = dtype, engine, seed, block_bytes
+        self.n = int(batch.y.shape[0])
+        self.labels = batch.y
+        self.numel = {name: p.numel() for name, p in model.named_parameters()}
+        self.scored = scored_parameter_names(model)
+        if not self.scored:
+            raise GradnasError("the model has no Conv2d or Linear weights to score")
+        self.engine_used: str | None = None
+        self._required: set[str] = set()
+        self._cache: dict[str, object] = {}
+
+    def require(self, *names: str) -> None:
+        """Declare ingredients that will be asked for, so one sweep computes them all."""
+        for name in names:
+            if name not in SWEEPS:
+                raise unknown_choice("ingredient", name, SWEEPS)
+        self._required.update(names)
+
+    def __getitem__(self, name: str):
+        if name not in self._cache:
+            self.require(name)
+            self._sweep(sorted(self._required - self._cache.keys()))
+        return self._cache[name]
+
+    def _sweep(self, names: list[str]) -> None:
+        reducers = [SWEEPS[name](self) for name in names]
+        wanted = {p for r in reducers for p in r.wants}
+        order = [p for p in self.numel if p in wanted]
+        for block in self._blocks(order):
+            for r in reducers:
+                if block.name in r.wants:
+                    r.update(block)
+        for name, r in zip(names, reducers):
+            self._cache[name] = r.result()
+
+    def _blocks(self, names: list[str]) -> Iterator[Block]:
+        x = self.batch.x.to(self.dtype)
+        y = self.batch.y
+        if self.engine != "loop":
+            try:
+                blocks = fast_blocks(probe_copy(self.model, self.dtype), x, y, names, self.block_bytes)
+                self.engine_used = "fast"
+                return blocks
+            except UnsupportedModel as why:
+                if self.engine == "fast":
+                    raise
+                warnings.warn(f"fast per-sample engine unavailable ({why}); using the loop", stacklevel=3)
+        self.engine_used = "loop"
+        return loop_blocks(probe_copy(self.model, self.dtype), x, y, names)

@@ -1,0 +1,91 @@
+"""The proxy registry: each proxy is a small function of a `Probe`, registered with its metadata.
+
+Metadata lives beside the function (direction, inputs, reference batch size, version), so no other
+code needs to special-case a proxy by name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..errors import unknown_choice
+
+
+@dataclass(frozen=True)
+class Score:
+    """A proxy's value; NaN comes with the reason it could not be computed."""
+
+    value: float
+    reason: str | None = None
+
+    def __float__(self) -> float:
+        return self.value
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+class Undefined(Exception):
+    """Raised by a proxy whose value does not exist for this model and batch (becomes NaN)."""
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    name: str
+    compute: Callable
+    ingredients: tuple[str, ...]
+    higher_is_better: bool
+    needs_labels: bool
+    batch_size: int
+    version: str
+    summary: str
+
+
+PROXIES: dict[str, ProxyInfo] = {}
+
+
+def proxy(
+    name: str,
+    *,
+    ingredients: Iterable[str],
+    batch_size: int = 128,
+    needs_labels: bool = True,
+    higher_is_better: bool = True,
+    version: str = "1",
+):
+    """Register `fn(probe) -> float` as proxy `name`; its docstring's first line is the summary."""
+
+    def register(fn: Callable) -> Callable:
+        if name in PROXIES:
+            raise ValueError(f"proxy {name!r} registered twice")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        PROXIES[name] = ProxyInfo(
+            name, fn, tuple(ingredients), higher_is_better, needs_labels, batch_size, version, summary
+        )
+        return fn
+
+    return register
+
+
+def get_proxies(names: Iterable[str]) -> list[ProxyInfo]:
+    """The registered proxies named, in the order given; an unknown name is a clear error."""
+    infos = []
+    for name in names:
+        if name not in PROXIES:
+            raise unknown_choice("proxy", name, PROXIES)
+        infos.append(PROXIES[name])
+    return infos
+
+
+def evaluate(info: ProxyInfo, probe) -> Score:
+    """Run one proxy on a probe; undefined or non-finite values become NaN with a reason."""
+    try:
+        value = float(info.compute(probe))
+    except Undefined as why:
+        return Score(math.nan, str(why))
+    if not math.isfinite(value):
+        return Score(math.nan, f"non-finite value ({value})")
+    return Score(value)
