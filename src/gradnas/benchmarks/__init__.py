@@ -1,0 +1,29 @@
+"""Tabular benchmarks: ground-truth accuracies looked up by architecture string."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gradnas.benchmarks.base import Benchmark
+from gradnas.benchmarks.nb201 import load_nb201
+from gradnas.benchmarks.table import TableBenchmark
+from gradnas.errors import GradnasError
+
+BENCHMARKS = {"nb201": load_nb201}
+
+__all__ = ["BENCHMARKS", "Benchmark", "TableBenchmark", "load_benchmark", "load_nb201"]
+
+
+def load_benchmark(
+    name_or_path: str | os.PathLike = "nb201", data_dir: str | os.PathLike | None = None
+) -> Benchmark:
+    """A benchmark by name ("nb201", found in ``data_dir``) or from an existing table file."""
+    key = os.fspath(name_or_path)
+    loader = BENCHMARKS.get(key.lower())
+    if loader is not None:
+        return loader(data_dir=data_dir)
+    if Path(key).is_file():
+        return TableBenchmark.from_file(key)
+    raise GradnasError(f"unknown benchmark {key!r}: valid names are {', '.join(sorted(BENCHMARKS))}, "
+                       "or give the path of an existing .csv, .csv.gz or .parquet table")

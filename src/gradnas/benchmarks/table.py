@@ -1,0 +1,199 @@
+"""A benchmark over one in-memory table, so any CSV/Parquet of per-architecture results is usable.
+
+The table has an ``arch`` column, one numeric accuracy column per dataset and, optionally,
+``<dataset>_cost`` or ``<dataset>_time`` columns giving the training cost. It is read once with
+pandas and kept as a dict (arch -> row) plus one float64 array per column, so a query is a dict
+lookup and an array index.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gradnas.errors import GradnasError, unknown_choice
+
+ARCH_COLUMN = "arch"
+COST_SUFFIXES = ("_cost", "_time")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def _normalize(name: str) -> str:
+    """Dataset names compared without case or punctuation, so "CIFAR-10" finds "cifar10"."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """The table stored at ``path`` (.csv, .csv.gz or .parquet); GradnasError if unreadable."""
+    path = Path(path)
+    lower = path.name.lower()
+    if not lower.endswith(TABLE_SUFFIXES):
+        raise GradnasError(
+            f"benchmark table {str(path)!r} must end in one of {', '.join(TABLE_SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise GradnasError(f"benchmark table {str(path)!r} does not exist")
+    try:
+        if lower.endswith(".parquet"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError, ImportError) as exc:
+        raise GradnasError(f"cannot read benchmark table {str(path)!r}: {_first_line(exc)}") from exc
+
+
+def _table_name(path: Path) -> str:
+    name = path.name
+    for suffix in TABLE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _check_archs(frame: pd.DataFrame, name: str) -> list[str]:
+    """The stripped arch strings of ``frame``; GradnasError if missing, empty or duplicated."""
+    where = f"benchmark table {name!r}"
+    if ARCH_COLUMN not in frame.columns:
+        raise GradnasError(f"{where} has no {ARCH_COLUMN!r} column; columns: "
+                           f"{', '.join(frame.columns)}")
+    column = frame[ARCH_COLUMN]
+    if len(column) == 0:
+        raise GradnasError(f"{where} has no rows")
+    if column.isna().any():
+        raise GradnasError(f"{where} has {int(column.isna().sum())} rows without an arch")
+    archs = column.astype(str).str.strip()
+    dups = archs[archs.duplicated()]
+    if len(dups):
+        raise GradnasError(f"{where} has {len(dups)} duplicate archs, e.g. {dups.iloc[0]!r}")
+    return archs.tolist()
+
+
+class TableBenchmark:
+    """Lookups in a table of per-architecture accuracies (see the module docstring for the layout).
+
+    ``metric`` names what the dataset columns hold (one table holds one metric); dataset names
+    also match ignoring case and punctuation ("CIFAR-10" -> "cifar10").
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        name: str,
+        description: str = "",
+        metric: str = "test_accuracy",
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.metrics: tuple[str, ...] = (metric,)
+        frame = frame.rename(columns=str)
+        self._archs = _check_archs(frame, name)
+        self._rows = {arch: i for i, arch in enumerate(self._archs)}
+        values = [c for c in frame.columns if c != ARCH_COLUMN]
+        bad = [c for c in values if pd.api.types.is_bool_dtype(frame[c])
+               or not pd.api.types.is_numeric_dtype(frame[c])]
+        if bad:
+            raise GradnasError(f"benchmark table {name!r} has non-numeric columns: {', '.join(bad)}")
+        cost_of = {c: c[: -len(s)] for c in values for s in COST_SUFFIXES if c.endswith(s)}
+        self.datasets: tuple[str, ...] = tuple(c for c in values if c not in cost_of)
+        if not self.datasets:
+            raise GradnasError(f"benchmark table {name!r} has no accuracy columns besides 'arch'")
+        self._values = {d: frame[d].to_numpy(np.float64) for d in self.datasets}
+        self._costs: dict[str, np.ndarray] = {}
+        for column, dataset in cost_of.items():
+            if dataset not in self._values:
+                raise GradnasError(f"cost column {column!r} of benchmark table {name!r} matches no "
+                                   f"dataset column; datasets: {', '.join(self.datasets)}")
+            if dataset in self._costs:
+                raise GradnasError(f"benchmark table {name!r} has two cost columns for {dataset!r}")
+            self._costs[dataset] = frame[column].to_numpy(np.float64)
+        self._aliases: dict[str, str] = {}
+        for dataset in self.datasets:
+            other = self._aliases.setdefault(_normalize(dataset), dataset)
+            if other != dataset:
+                raise GradnasError(f"benchmark table {name!r} has dataset columns {other!r} and "
+                                   f"{dataset!r} that differ only in case or punctuation")
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike,
+        name: str | None = None,
+        description: str = "",
+        metric: str = "test_accuracy",
+    ) -> TableBenchmark:
+        """The benchmark over the table at ``path``; ``name`` defaults to the file name."""
+        path = Path(path)
+        return cls(read_table(path), name or _table_name(path), description, metric)
+
+    def __len__(self) -> int:
+        return len(self._archs)
+
+    def __contains__(self, arch: object) -> bool:
+        return str(arch).strip() in self._rows
+
+    def __repr__(self) -> str:
+        return (f"TableBenchmark(name={self.name!r}, archs={len(self)}, "
+                f"datasets={self.datasets}, metrics={self.metrics})")
+
+    def archs(self) -> list[str]:
+        """Every architecture string, in table order (a fresh list the caller may change)."""
+        return list(self._archs)
+
+    def dataset(self, dataset: str) -> str:
+        """The table's own name for ``dataset``; GradnasError listing the valid ones."""
+        if dataset in self._values:
+            return dataset
+        found = self._aliases.get(_normalize(str(dataset)))
+        if found is None:
+            raise unknown_choice("dataset", dataset, self.datasets)
+        return found
+
+    def _row(self, arch: object) -> int:
+        key = str(arch).strip()
+        row = self._rows.get(key)
+        if row is None:
+            raise GradnasError(f"architecture {key!r} is not in benchmark {self.name!r} "
+                               f"({len(self)} archs); expected the format {self._archs[0]!r}")
+        return row
+
+    def _check_metric(self, metric: str) -> None:
+        if metric not in self.metrics:
+            raise unknown_choice("metric", metric, self.metrics)
+
+    def query(self, arch: object, dataset: str, metric: str = "test_accuracy") -> float:
+        """The ``metric`` of ``arch`` on ``dataset``."""
+        self._check_metric(metric)
+        values = self._values[self.dataset(dataset)]
+        return float(values[self._row(arch)])
+
+    def query_many(
+        self, archs: Iterable[object], dataset: str, metric: str = "test_accuracy"
+    ) -> np.ndarray:
+        """``query`` for many archs at once, as a float64 array in the order given."""
+        self._check_metric(metric)
+        values = self._values[self.dataset(dataset)]
+        keys = [str(a).strip() for a in archs]
+        rows = np.fromiter((self._rows.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        missing = np.flatnonzero(rows < 0)
+        if missing.size:
+            raise GradnasError(f"{missing.size} of {len(keys)} architectures are not in benchmark "
+                               f"{self.name!r}, e.g. {keys[missing[0]]!r}; expected the format "
+                               f"{self._archs[0]!r}")
+        return values[rows]
+
+    def cost(self, arch: object, dataset: str) -> float | None:
+        """The training cost of ``arch`` on ``dataset``, or None if the table has no cost for it."""
+        costs = self._costs.get(self.dataset(dataset))
+        row = self._row(arch)
+        if costs is None or np.isnan(costs[row]):
+            return None
+        return float(costs[row])
