@@ -1,0 +1,207 @@
+"""The `gradnas` command line: parses arguments, calls the public API, prints or saves results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from . import api, correlate
+from .errors import GradnasError
+from .proxies import PROXIES, SEED_PROXIES
+from .run.tasks import ProbeSpec, make_tasks, run_task
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return names
+
+
+def _probe_options(p: argparse.ArgumentParser, dataset: str) -> None:
+    p.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    p.add_argument(
+        "--dataset",
+        default=dataset,
+        help=f"probe data: cifar10, cifar100, digits, synthetic (default: {dataset})",
+    )
+    p.add_argument("--batch-size", type=int, default=128, help="probe batch size (default: 128)")
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        metavar="K",
+        help="class-balanced batch: K samples from each of batch-size/K classes",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seeds the probe draw and the network init")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument(
+        "--data-dir", default=None, help="data directory (else $GRADNAS_DATA, else ../shared/data)"
+    )
+
+
+def _spec(args) -> ProbeSpec:
+    return ProbeSpec(args.dataset, args.batch_size, args.seed, args.per_class, args.dtype, args.data_dir)
+
+
+def _cmd_score(args) -> None:
+    (task,) = make_tasks(args.space, [args.arch], _spec(args), args.proxies)
+    result = run_task(task)
+    if args.json:
+        out = {
+            "arch": task.arch,
+            "space": task.space,
+            "probe": vars(task.spec),
+            "seconds": result.seconds,
+            "scores": {n: (None if math.isnan(s.value) else s.value) for n, s in result.scores.items()},
+            "reasons": {n: s.reason for n, s in result.scores.items() if s.reason},
+        }
+        print(json.dumps(out, indent=2))
+        return
+    print(
+        f"{task.arch}  ({task.spec.dataset}, batch {task.spec.batch_size} {task.spec.label}, "
+        f"seed {task.spec.seed}, {result.seconds:.2f} s)"
+    )
+    width = max(len(n) for n in result.scores)
+    for name, s in result.scores.items():
+        print(f"  {name:<{width}}  {s.value:.6g}" + (f"  ({s.reason})" if s.reason else ""))
+
+
+def _cmd_rank(args) -> None:
+    archs = api.sample_archs(args.space, args.archs, args.seed)
+    frame = api.rank(
+        archs,
+        args.proxies,
+        _spec(args),
+        space=args.space,
+        sort_by=args.sort_by,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.out, index=False)
+    shown = frame.head(args.top)[["rank", "arch", *args.proxies]]
+    print(
+        f"top {len(shown)} of {len(frame)} {args.space} archs by {args.sort_by or args.proxies[0]} "
+        f"({args.dataset}, batch {args.batch_size}, seed {args.seed}):"
+    )
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    failed = frame[frame[[f"{p}_reason" for p in args.proxies]].notna().any(axis=1)]
+    if len(failed):
+        print(f"{len(failed)} archs have NaN scores; their reasons are in the CSV (--out)")
+    if args.out:
+        print(f"wrote {len(frame)} rows to {args.out}")
+
+
+def _archs_count(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
+
+
+def _print_report(paths: dict[str, Path]) -> None:
+    print(paths["report"].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _cmd_correlate(args) -> None:
+    study = correlate.Study(
+        tuple(args.proxies), args.space, args.benchmark, args.target, args.archs, _spec(args)
+    )
+    _print_report(
+        correlate.run_study(
+            study,
+            args.out,
+            workers=args.workers,
+            ray=args.ray,
+            ray_address=args.ray_address,
+            progress=not args.quiet,
+        )
+    )
+
+
+def _cmd_report(args) -> None:
+    _print_report(correlate.report(args.out_dir))
+
+
+def _cmd_proxies(args) -> None:
+    for info in PROXIES.values():
+        needs = "labels" if info.needs_labels else "no labels"
+        print(f"{info.name:<16} batch {info.batch_size:<4} {needs:<9} v{info.version}  {info.summary}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="gradnas", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("score", help="score one architecture with several proxies (one pass)")
+    p.add_argument("--arch", required=True, help="architecture string, e.g. NB201 '|op~0|+|op~0|op~1|+|...|'")
+    p.add_argument(
+        "--proxies",
+        type=_names,
+        default=list(SEED_PROXIES),
+        help="comma-separated (default: the nine seed proxies)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON (NaN as null, with reasons)")
+    _probe_options(p, "cifar10")
+    p.set_defaults(run=_cmd_score)
+
+    p = sub.add_parser("rank", help="sample architectures, score them all, print the best")
+    p.add_argument("--archs", type=int, default=100, help="how many to sample (default: 100)")
+    p.add_argument("--proxies", type=_names, default=["gradsign"], help="comma-separated (default: gradsign)")
+    p.add_argument("--sort-by", default=None, help="proxy to rank by (default: the first)")
+    p.add_argument("--top", type=int, default=10, help="rows to print (default: 10)")
+    p.add_argument("--out", default=None, help="write every row as CSV here")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _probe_options(p, "digits")
+    p.set_defaults(run=_cmd_rank)
+
+    p = sub.add_parser("correlate", help="score many archs (resumable store) and correlate with ground truth")
+    p.add_argument("--archs", type=_archs_count, default=1000, help="how many, or 'all' (default: 1000)")
+    p.add_argument(
+        "--proxies",
+        type=_names,
+        default=list(SEED_PROXIES),
+        help="comma-separated (default: the seed proxies)",
+    )
+    p.add_argument(
+        "--out", default="results", help="study directory: store, tables, plots (default: results)"
+    )
+    p.add_argument("--benchmark", default="nb201", help="'nb201' or a table file with an arch column")
+    p.add_argument("--target", default=None, help="benchmark dataset column (default: the probe dataset)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--ray", action="store_true", help="run the tasks on Ray (pip install 'gradnas[ray]')")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local instance)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _probe_options(p, "cifar10")
+    p.set_defaults(run=_cmd_correlate)
+
+    p = sub.add_parser("report", help="rebuild a study's tables and plots from its store")
+    p.add_argument("out_dir", help="the study directory written by `gradnas correlate`")
+    p.set_defaults(run=_cmd_report)
+
+    p = sub.add_parser("proxies", help="list the registered proxies")
+    p.set_defaults(run=_cmd_proxies)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except GradnasError as err:
+        print(f"gradnas: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The command line end to end, in-process (same code path as the console script)."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from gradnas.cli import main
+from gradnas.proxies import SEED_PROXIES
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
+
+
+def test_rank_on_digits_prints_the_table_and_writes_csv(tmp_path, capsys):
+    out = tmp_path / "rank.csv"
+    args = ["rank", "--archs", "6", "--dataset", "digits", "--proxies", "gradsign,gradalign_1", "--seed", "0",
+            "--top", "3", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "top 3 of 6 nb201 archs by gradsign (digits, batch 128, seed 0)" in printed
+    frame = pd.read_csv(out)
+    assert list(frame["rank"]) == [1, 2, 3, 4, 5, 6] and len(set(frame["arch"])) == 6
+    finite = frame["gradsign"].dropna()
+    assert list(finite) == sorted(finite, reverse=True)  # best first
+    assert main(args) == 0  # same seed, same table
+    assert pd.read_csv(out).drop(columns="seconds").equals(frame.drop(columns="seconds"))
+
+
+def test_score_json_on_digits_has_all_nine_seed_proxies(capsys):
+    assert main(["score", "--arch", ARCH, "--dataset", "digits", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["arch"] == ARCH and list(result["scores"]) == list(SEED_PROXIES)
+    assert all(isinstance(v, float) and math.isfinite(v) for v in result["scores"].values())
+    assert result["scores"]["gradsign"] > 0 and result["reasons"] == {}
+
+
+def test_score_on_real_cifar10_prints_each_proxy(capsys):
+    assert main(["score", "--arch", ARCH, "--dataset", "cifar10", "--batch-size", "64",
+                 "--proxies", "gradsign,mgm,gradalign_2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(ARCH) and "cifar10, batch 64 uniform" in lines[0]
+    values = {line.split()[0]: float(line.split()[1]) for line in lines[1:]}
+    assert set(values) == {"gradsign", "mgm", "gradalign_2"} and values["gradsign"] > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["score", "--arch", ARCH, "--proxies", "gradsing"], "unknown proxy 'gradsing'; valid choices: "),
+        (["score", "--arch", ARCH, "--dataset", "mnist"], "unknown dataset 'mnist'; valid choices: cifar10"),
+        (["score", "--arch", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown NB201 op 'conv'"),
+        (["score", "--arch", ARCH, "--space", "nb999"], "unknown search space 'nb999'; valid choices: nb201"),
+        (["rank", "--archs", "3", "--sort-by", "mgm", "--quiet"], "cannot sort by 'mgm'"),
+    ],
+)
+def test_bad_input_is_a_one_line_error_with_exit_code_2(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gradnas: error: ") and message in err and err.count("\n") == 1
+
+
+def test_proxies_lists_the_registry(capsys):
+    assert main(["proxies"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert set(SEED_PROXIES) <= set(listed)
