@@ -10,7 +10,7 @@ from torch import nn
 import gradnas.proxies.persample as persample
 from gradnas.data import ProbeBatch
 from gradnas.errors import GradnasError
-from gradnas.proxies import SEED_PROXIES, score
+from gradnas.proxies import PROXIES, SEED_PROXIES, score
 from gradnas.proxies.persample import UnsupportedModel, fast_blocks, loop_blocks, probe_copy
 from gradnas.spaces import get_space
 
@@ -82,22 +82,24 @@ def test_unusual_convolutions_match_loop(monkeypatch, threshold):
 
 def test_blocks_respect_the_memory_budget():
     model, b = nb201(ARCHS[0]), batch()
-    blocks = list(fast_blocks(probe_copy(model, torch.float64), b.x, b.y, ["cells.0.edges.0.1.weight"], 10_000))
+    copy = probe_copy(model, torch.float64)
+    blocks = list(fast_blocks(copy, b.x, b.y, ["cells.0.edges.0.1.weight"], block_bytes=10_000))
     assert len(blocks) > 1 and all(blk.grads.numel() * 8 <= 10_000 for blk in blocks)
 
 
 @pytest.mark.parametrize("arch", ARCHS[:3])
-def test_all_seed_proxies_agree_between_engines(arch):
+def test_every_registered_proxy_agrees_between_engines(arch):
     model, b = nb201(arch), batch(n=64, shape=(3, 8, 8))
-    fast = score(model, b, SEED_PROXIES, dtype=torch.float64, engine="fast")
-    loop = score(model, b, SEED_PROXIES, dtype=torch.float64, engine="loop")
-    for name in SEED_PROXIES:
+    fast = score(model, b, PROXIES, dtype=torch.float64, engine="fast")
+    loop = score(model, b, PROXIES, dtype=torch.float64, engine="loop")
+    for name in PROXIES:
         assert fast[name].ok and loop[name].ok, (name, fast[name], loop[name])
         assert fast[name].value == pytest.approx(loop[name].value, rel=1e-9, abs=1e-12), name
 
 
 def test_same_seed_gives_bit_identical_scores():
-    runs = [score(nb201(ARCHS[1], seed=3), batch(n=64, shape=(3, 8, 8), seed=5), SEED_PROXIES) for _ in range(2)]
+    b = batch(n=64, shape=(3, 8, 8), seed=5)
+    runs = [score(nb201(ARCHS[1], seed=3), b, SEED_PROXIES) for _ in range(2)]
     assert {k: v.value for k, v in runs[0].items()} == {k: v.value for k, v in runs[1].items()}
 
 

@@ -138,3 +138,28 @@ def test_every_seed_proxy_is_registered_with_metadata():
         info = PROXIES[name]
         assert info.higher_is_better and info.needs_labels and info.ingredients and info.summary
         assert info.batch_size in (50, 128) and info.version
+
+
+def test_gradalign_readings_on_a_hand_built_set():
+    # class 0: (1, 2) and (3, -1) -> cos = (3 - 2)/(√5·√10) = 1/√50; signs (+,+), (+,-) -> cos 0
+    # class 1: (2, 2) and (1, 1) -> parallel, raw Gram [[8, 4], [4, 2]]
+    g = torch.tensor([[1.0, 2.0], [3.0, -1.0], [2.0, 2.0], [1.0, 1.0]], dtype=torch.float64)
+    probe = GivenGradients(linear(2), {"weight": g}, [0, 0, 1, 1])
+    c = 1 / math.sqrt(50)
+    assert value("gradalign_1", probe) == pytest.approx(((2 + 2 * c) / 4 + 1.0) / 2)
+    assert value("gradalign_1_sign", probe) == pytest.approx((2 / 4 + 1.0) / 2)
+    eps = 1e-6
+    det_raw = [(5 + eps) * (10 + eps) - 1, (8 + eps) * (2 + eps) - 16]
+    expected_raw = -sum(math.log(d) for d in det_raw) / 2
+    assert value("gradalign_2_raw", probe) == pytest.approx(expected_raw, rel=1e-9)
+    # all four samples as one group: mean of the 4×4 cosine matrix
+    unit = g / g.norm(dim=1, keepdim=True)
+    assert value("gradalign_1_all", probe) == pytest.approx(float((unit @ unit.T).mean()))
+    all_logdet = torch.linalg.slogdet(unit @ unit.T + eps * torch.eye(4, dtype=torch.float64))[1]
+    assert value("gradalign_2_all", probe) == pytest.approx(-float(all_logdet), rel=1e-9)
+    sign_unit = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # class 0 sign cosines; class 1 all ones
+    expected_sign = -(
+        float(torch.logdet(sign_unit.double() + eps * torch.eye(2, dtype=torch.float64)))
+        + float(torch.logdet(torch.ones(2, 2, dtype=torch.float64) + eps * torch.eye(2, dtype=torch.float64)))
+    ) / 2
+    assert value("gradalign_2_sign", probe) == pytest.approx(expected_sign, rel=1e-9)

@@ -1,6 +1,10 @@
 """GradAlign (paper 004): agreement of per-sample gradients within each class.
 
-The formulas are garbled in the paper's text; SPEC §2 gives this project's reading.
+The formulas are garbled in the paper's text. `gradalign_1` / `gradalign_2` follow SPEC §2's
+reading (unit gradient vectors, per class). The paper's §5 also says it "applies the sign
+function on the gradients" first, and SPEC §2 reports that these readings rank backwards on
+NAS-Bench-201; the other readings below are registered under their own names so they can be
+measured side by side (README: "Which GradAlign reading?").
 """
 
 import torch
@@ -10,38 +14,77 @@ from .registry import Undefined, proxy
 LOGDET_EPS = 1e-6
 
 
-def _class_unit_grams(probe) -> list[torch.Tensor]:
-    """Per class with ≥ 2 samples: the Gram matrix of the unit per-sample gradients (float64)."""
+def _groups(grams: dict[int, torch.Tensor], unit: bool) -> list[torch.Tensor]:
+    """The Gram matrices of groups with ≥ 2 samples, optionally of unit vectors (cosines)."""
     blocks = []
-    for gram in probe["class_gram"].values():
+    for gram in grams.values():
         if len(gram) < 2:
             continue
-        norms = gram.diagonal().sqrt()
-        if bool((norms == 0).any()):
-            raise Undefined("a per-sample gradient is zero, so it has no direction")
-        blocks.append(gram / norms[:, None] / norms[None, :])
+        if unit:
+            norms = gram.diagonal().sqrt()
+            if bool((norms == 0).any()):
+                raise Undefined("a per-sample gradient is zero, so it has no direction")
+            gram = gram / norms[:, None] / norms[None, :]
+        blocks.append(gram)
     if not blocks:
         raise Undefined("no class has two samples in the probe batch; draw a class-balanced batch")
     return blocks
 
 
+def _alignment(grams: dict[int, torch.Tensor]) -> float:
+    """Mean over groups of (1/n_c²) Σ_ij cos(g_i, g_j) = ‖mean of the unit vectors‖²."""
+    blocks = _groups(grams, unit=True)
+    return sum(float(k.mean()) for k in blocks) / len(blocks)
+
+
+def _neg_logdet(grams: dict[int, torch.Tensor], unit: bool = True) -> float:
+    """−mean over groups of log det(K + 1e-6·I) (float64): concentrated gradients score higher."""
+    logdets = []
+    for k in _groups(grams, unit):
+        sign, logdet = torch.linalg.slogdet(k + LOGDET_EPS * torch.eye(len(k), dtype=k.dtype))
+        if sign <= 0:
+            raise Undefined(f"a Gram matrix has a non-positive determinant (sign {float(sign):+.0f})")
+        logdets.append(float(logdet))
+    return -sum(logdets) / len(logdets)
+
+
 @proxy("gradalign_1", ingredients=["class_gram"])
 def gradalign_1(probe) -> float:
-    """GradAlign-I: per class, (1/n_c²) Σ_ij cos(g_i, g_j) — the alignment of the unit
-    per-sample gradients with their mean; averaged over classes. Higher is better (as the paper
-    states; see the README for how this orientation ranks on NAS-Bench-201)."""
-    blocks = _class_unit_grams(probe)
-    return sum(float(k.mean()) for k in blocks) / len(blocks)
+    """GradAlign-I (SPEC reading): per class, mean pairwise cosine of per-sample gradients."""
+    return _alignment(probe["class_gram"])
 
 
 @proxy("gradalign_2", ingredients=["class_gram"])
 def gradalign_2(probe) -> float:
-    """GradAlign-II: −mean over classes of log det(K_c + 1e-6·I), K_c the Gram matrix of the
-    class's unit per-sample gradients (float64): concentrated gradients score higher."""
-    logdets = []
-    for k in _class_unit_grams(probe):
-        sign, logdet = torch.linalg.slogdet(k + LOGDET_EPS * torch.eye(len(k), dtype=k.dtype))
-        if sign <= 0:
-            raise Undefined(f"a class Gram matrix has a non-positive determinant (sign {float(sign):+.0f})")
-        logdets.append(float(logdet))
-    return -sum(logdets) / len(logdets)
+    """GradAlign-II (SPEC reading): −mean over classes of log det of the unit-gradient Gram."""
+    return _neg_logdet(probe["class_gram"])
+
+
+@proxy("gradalign_2_raw", ingredients=["class_gram"])
+def gradalign_2_raw(probe) -> float:
+    """GradAlign-II on raw (unnormalized) per-sample gradients, per class (SPEC option)."""
+    return _neg_logdet(probe["class_gram"], unit=False)
+
+
+@proxy("gradalign_1_all", ingredients=["gram"])
+def gradalign_1_all(probe) -> float:
+    """GradAlign-I over all samples at once instead of per class."""
+    return _alignment(probe["gram"])
+
+
+@proxy("gradalign_2_all", ingredients=["gram"])
+def gradalign_2_all(probe) -> float:
+    """GradAlign-II over all samples at once instead of per class."""
+    return _neg_logdet(probe["gram"])
+
+
+@proxy("gradalign_1_sign", ingredients=["class_sign_gram"])
+def gradalign_1_sign(probe) -> float:
+    """GradAlign-I on sign(g_i) (paper §5: "apply the sign function"), per class."""
+    return _alignment(probe["class_sign_gram"])
+
+
+@proxy("gradalign_2_sign", ingredients=["class_sign_gram"])
+def gradalign_2_sign(probe) -> float:
+    """GradAlign-II on sign(g_i), per class: −log det of the sign vectors' cosine Gram."""
+    return _neg_logdet(probe["class_sign_gram"])

@@ -71,23 +71,31 @@ class GradSum(_Reducer):
         return self.acc
 
 
-class ClassGram(_Reducer):
-    """Per class label: the float64 Gram matrix of its samples' per-sample gradients over all
-    scored parameters (rows in batch order within the class). Only within-class blocks, so 1/classes of the cost
-    of the full n×n matrix."""
+class GroupGram(_Reducer):
+    """Per group of samples: the Gram matrix of their per-sample gradients over all scored
+    parameters (float64; rows in batch order within the group). Only within-group blocks are
+    formed, so per-class Grams cost about 1/classes of the full n×n matrix.
 
-    def __init__(self, probe: Probe):
-        self.wants = probe.scored
-        classes, counts = torch.unique(probe.labels, return_counts=True)
-        self.order = torch.argsort(probe.labels, stable=True)  # samples grouped by class
+    With `signs`, the Gram matrix of sign(g_i) instead: its entries are integers, exact in
+    float32 matmuls while a block has fewer than 2^24 columns."""
+
+    def __init__(self, probe: Probe, *, by_class: bool, signs: bool = False):
+        self.wants, self.signs = probe.scored, signs
+        labels = probe.labels if by_class else torch.zeros_like(probe.labels)
+        groups, counts = torch.unique(labels, return_counts=True)
+        self.order = torch.argsort(labels, stable=True)  # samples grouped by class
         ends = counts.cumsum(0).tolist()
-        self.spans = {int(c): (end - int(k), end) for c, k, end in zip(classes, counts, ends)}
+        self.spans = {int(c): (end - int(k), end) for c, k, end in zip(groups, counts, ends)}
         self.acc = {c: torch.zeros(b - a, b - a, dtype=torch.float64) for c, (a, b) in self.spans.items()}
 
     def update(self, block: Block) -> None:
-        g = block.grads[self.order].to(torch.float64)
+        g = block.grads[self.order]
+        if self.signs:
+            g = g.sign()
+        if not (self.signs and g.shape[1] < 2**24):
+            g = g.to(torch.float64)
         for c, (a, b) in self.spans.items():
-            self.acc[c].addmm_(g[a:b], g[a:b].T)
+            self.acc[c] += (g[a:b] @ g[a:b].T).to(torch.float64)
 
     def result(self) -> dict[int, torch.Tensor]:
         return self.acc
@@ -130,7 +138,9 @@ def sampled_columns(probe: Probe) -> Columns:
 SWEEPS = {
     "sign_sum": SignSum,
     "grad_sum": GradSum,
-    "class_gram": ClassGram,
+    "class_gram": lambda probe: GroupGram(probe, by_class=True),
+    "class_sign_gram": lambda probe: GroupGram(probe, by_class=True, signs=True),
+    "gram": lambda probe: GroupGram(probe, by_class=False),
     "knas_columns": knas_columns,
     "sampled_columns": sampled_columns,
 }
