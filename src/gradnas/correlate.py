@@ -1,0 +1,170 @@
+"""Correlation studies: score many architectures, store every score, compare with ground truth.
+
+A study's configuration is saved beside its SQLite store (`study.json`, `scores.sqlite`), so
+re-running it skips every stored score (a killed run resumes where it stopped) and
+`report(out_dir)` rebuilds the tables and plots from the store alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .benchmarks import load_benchmark
+from .errors import GradnasError
+from .evaluate.published import published_for
+from .evaluate.report import write_report
+from .proxies import get_proxies
+from .run.executor import execute
+from .run.store import ScoreKey, Store, StoredScore
+from .run.tasks import ProbeSpec, ScoreTask, TaskResult, make_tasks
+
+STUDY_FILE, STORE_FILE = "study.json", "scores.sqlite"
+
+
+@dataclass(frozen=True)
+class Study:
+    """What to score and what to compare with. `archs`: a count to sample with `seed`, or "all"."""
+
+    proxies: tuple[str, ...]
+    space: str = "nb201"
+    benchmark: str = "nb201"
+    target: str | None = None  # the benchmark's dataset column; default: the probe dataset
+    archs: int | str = 1000
+    probe: ProbeSpec = ProbeSpec()
+
+    @property
+    def target_dataset(self) -> str:
+        return self.target or self.probe.dataset
+
+    def save(self, out_dir: Path) -> None:
+        (out_dir / STUDY_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Study:
+        path = out_dir / STUDY_FILE
+        if not path.is_file():
+            raise GradnasError(f"{out_dir} holds no study ({STUDY_FILE} is missing): run `gradnas correlate`")
+        raw = json.loads(path.read_text())
+        return cls(**{**raw, "proxies": tuple(raw["proxies"]), "probe": ProbeSpec(**raw["probe"])})
+
+
+def study_archs(study: Study, benchmark) -> list[str]:
+    """Every architecture of the benchmark, or `archs` of them drawn without replacement."""
+    pool = benchmark.archs()
+    if study.archs == "all":
+        return pool
+    n = int(study.archs)
+    if not 1 <= n <= len(pool):
+        raise GradnasError(f"--archs must be between 1 and {len(pool)} (or 'all'), got {n}")
+    chosen = np.random.default_rng(study.probe.seed).choice(len(pool), n, replace=False)
+    return [pool[i] for i in chosen]
+
+
+def _keys(task: ScoreTask) -> list[ScoreKey]:
+    spec = task.spec
+    return [
+        ScoreKey(
+            task.space,
+            task.arch,
+            spec.dataset,
+            info.name,
+            spec.batch_size,
+            spec.seed,
+            spec.label,
+            info.version,
+        )
+        for info in get_proxies(task.proxies)
+    ]
+
+
+def _rows(result: TaskResult) -> list[StoredScore]:
+    return [
+        StoredScore(key, s.value, s.reason, result.seconds)
+        for key, s in zip(_keys(result.task), result.scores.values())
+    ]
+
+
+def run_study(
+    study: Study,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Score what the store lacks (each architecture committed as it finishes), then report."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    benchmark.query(benchmark.archs()[0], study.target_dataset)  # an unknown dataset fails now
+    tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
+    study.save(out)
+    with Store(out / STORE_FILE) as store:
+        done = store.existing(k for t in tasks for k in _keys(t))
+        todo = [t for t in tasks if not set(_keys(t)) <= done]
+        for result in execute(
+            todo,
+            workers=workers,
+            ray=ray,
+            ray_address=ray_address,
+            progress=progress,
+            description=f"scoring {study.probe.dataset}",
+        ):
+            store.put_many(_rows(result))
+    return report(out)
+
+
+def scores_frame(study: Study, store: Store, benchmark) -> pd.DataFrame:
+    """One row per architecture of the study: its proxy scores and its ground-truth accuracy."""
+    archs = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
+    wanted = {k: (k.arch, k.proxy) for t in archs for k in _keys(t)}
+    spec = study.probe
+    stored = store.to_frame(
+        space=study.space, dataset=spec.dataset, batch_size=spec.batch_size, seed=spec.seed, probe=spec.label
+    )
+    values = {}
+    for row in stored.itertuples(index=False):
+        key = ScoreKey(
+            row.space, row.arch, row.dataset, row.proxy, row.batch_size, row.seed, row.probe, row.version
+        )
+        if key in wanted:
+            values[wanted[key]] = row.value
+    frame = pd.DataFrame({"arch": [t.arch for t in archs]})
+    for name in study.proxies:
+        frame[name] = [values.get((a, name), np.nan) for a in frame["arch"]]
+    missing = sum((a, p) not in values for a in frame["arch"] for p in study.proxies)
+    if missing:
+        raise GradnasError(f"{missing} scores of this study are not stored yet; re-run `gradnas correlate`")
+    frame["accuracy"] = benchmark.query_many(frame["arch"].tolist(), study.target_dataset)
+    return frame
+
+
+def report(out_dir: str | Path) -> dict[str, Path]:
+    """Rebuild the scores table, summary, markdown report and plots from the study's store."""
+    out = Path(out_dir)
+    study = Study.load(out)
+    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    with Store(out / STORE_FILE) as store:
+        frame = scores_frame(study, store, benchmark)
+    infos = get_proxies(study.proxies)
+    spec = study.probe
+    title = (
+        f"{study.space}: {len(frame)} archs, probe {spec.dataset} batch {spec.batch_size} {spec.label} "
+        f"seed {spec.seed}, vs {study.benchmark} {study.target_dataset} accuracy"
+    )
+    return write_report(
+        frame,
+        list(study.proxies),
+        out,
+        dataset=study.target_dataset,
+        title=title,
+        higher_is_better={i.name: i.higher_is_better for i in infos},
+        published=published_for(study.benchmark, study.target_dataset),
+        seed=spec.seed,
+    )

@@ -1,0 +1,81 @@
+"""Correlation studies end to end: store-backed, resumable after `kill -9`, reports rebuilt."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gradnas.cli import main
+from gradnas.spaces import get_space
+
+
+@pytest.fixture
+def table(tmp_path):
+    """A small benchmark table of 40 NB201 archs with made-up accuracies (CSV, like any export)."""
+    space = get_space("nb201")
+    archs = [str(a) for a in space.sample_many(40, np.random.default_rng(7))]
+    rng = np.random.default_rng(1)
+    path = tmp_path / "bench.csv"
+    pd.DataFrame({"arch": archs, "digits": rng.uniform(10, 95, 40)}).to_csv(path, index=False)
+    return path
+
+
+def correlate_args(table, out, archs="all", proxies="gradsign,mgm"):
+    return ["correlate", "--benchmark", str(table), "--dataset", "digits", "--archs", archs,
+            "--proxies", proxies, "--batch-size", "64", "--out", str(out), "--workers", "1", "--quiet"]
+
+
+def stored_rows(out) -> list[tuple]:
+    with sqlite3.connect(out / "scores.sqlite") as conn:
+        return conn.execute("SELECT arch, proxy, value, created FROM scores ORDER BY arch, proxy").fetchall()
+
+
+def test_correlate_writes_tables_and_plots_and_report_rebuilds_them(table, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(correlate_args(table, out, archs="12")) == 0
+    printed = capsys.readouterr().out
+    assert "| gradsign |" in printed and "| mgm |" in printed
+    scores = pd.read_csv(out / "scores.csv")
+    assert len(scores) == 12 and set(scores.columns) >= {"arch", "gradsign", "mgm", "accuracy"}
+    truth = pd.read_csv(table).set_index("arch")["digits"]
+    assert np.allclose(scores["accuracy"], truth.loc[scores["arch"]].to_numpy())
+    for name in ("scatter.png", "correlations.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    first = stored_rows(out)
+    assert len(first) == 24
+    (out / "report.md").unlink()
+    assert main(["report", str(out)]) == 0  # from the store alone
+    assert (out / "report.md").is_file()
+    assert main(correlate_args(table, out, archs="12")) == 0  # nothing left to score
+    assert stored_rows(out) == first
+
+
+def test_a_killed_run_resumes_and_loses_no_finished_score(table, tmp_path):
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "gradnas.cli", *correlate_args(table, out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until some, not all, architectures are stored
+        if (out / "scores.sqlite").exists() and 4 <= len(stored_rows(out)) // 2 < 40:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = stored_rows(out)
+    assert 8 <= len(before) < 80 and len(before) % 2 == 0  # whole architectures only
+    assert main(correlate_args(table, out)) == 0
+    after = stored_rows(out)
+    assert len(after) == 80 and len({(a, p) for a, p, _, _ in after}) == 80
+    kept = {(a, p): (v, c) for a, p, v, c in after}
+    assert all(kept[(a, p)] == (v, c) for a, p, v, c in before)  # finished scores were not redone
+
+
+def test_report_on_a_directory_without_a_study_is_a_clear_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "holds no study" in capsys.readouterr().err
