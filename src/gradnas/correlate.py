@@ -8,7 +8,7 @@ re-running it skips every stored score (a killed run resumes where it stopped) a
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,16 @@ def _rows(result: TaskResult) -> list[StoredScore]:
     ]
 
 
+def _missing(tasks: list[ScoreTask], done: set[ScoreKey]) -> list[ScoreTask]:
+    """The tasks still to run, each asking only for its proxies without a stored score."""
+    todo = []
+    for task in tasks:
+        names = tuple(n for n, k in zip(task.proxies, _keys(task)) if k not in done)
+        if names:
+            todo.append(replace(task, proxies=names))
+    return todo
+
+
 def run_study(
     study: Study,
     out_dir: str | Path,
@@ -106,8 +116,7 @@ def run_study(
     tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
     study.save(out)
     with Store(out / STORE_FILE) as store:
-        done = store.existing(k for t in tasks for k in _keys(t))
-        todo = [t for t in tasks if not set(_keys(t)) <= done]
+        todo = _missing(tasks, store.existing(k for t in tasks for k in _keys(t)))
         for result in execute(
             todo,
             workers=workers,
