@@ -145,10 +145,13 @@ def test_gradalign_readings_on_a_hand_built_set():
     # class 1: (2, 2) and (1, 1) -> parallel, raw Gram [[8, 4], [4, 2]]
     g = torch.tensor([[1.0, 2.0], [3.0, -1.0], [2.0, 2.0], [1.0, 1.0]], dtype=torch.float64)
     probe = GivenGradients(linear(2), {"weight": g}, [0, 0, 1, 1])
-    c = 1 / math.sqrt(50)
+    c, eps = 1 / math.sqrt(50), 1e-6
     assert value("gradalign_1", probe) == pytest.approx(((2 + 2 * c) / 4 + 1.0) / 2)
     assert value("gradalign_1_sign", probe) == pytest.approx((2 / 4 + 1.0) / 2)
-    eps = 1e-6
+    # unnormalized sign dot products: class 0 [[2, 0], [0, 2]] -> 4/4; class 1 all 2 -> 8/4
+    assert value("gradalign_1_sign_raw", probe) == pytest.approx((1.0 + 2.0) / 2)
+    det_sign = [(2 + eps) ** 2, (2 + eps) ** 2 - 4]
+    assert value("gradalign_2_sign_raw", probe) == pytest.approx(-sum(map(math.log, det_sign)) / 2, rel=1e-6)
     det_raw = [(5 + eps) * (10 + eps) - 1, (8 + eps) * (2 + eps) - 16]
     expected_raw = -sum(math.log(d) for d in det_raw) / 2
     assert value("gradalign_2_raw", probe) == pytest.approx(expected_raw, rel=1e-9)

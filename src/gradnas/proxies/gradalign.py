@@ -31,9 +31,10 @@ def _groups(grams: dict[int, torch.Tensor], unit: bool) -> list[torch.Tensor]:
     return blocks
 
 
-def _alignment(grams: dict[int, torch.Tensor]) -> float:
-    """Mean over groups of (1/n_c²) Σ_ij cos(g_i, g_j) = ‖mean of the unit vectors‖²."""
-    blocks = _groups(grams, unit=True)
+def _alignment(grams: dict[int, torch.Tensor], unit: bool = True) -> float:
+    """Mean over groups of (1/n_c²) Σ_ij cos(g_i, g_j) = ‖mean of the unit vectors‖² (or of
+    the raw vectors' dot products)."""
+    blocks = _groups(grams, unit)
     return sum(float(k.mean()) for k in blocks) / len(blocks)
 
 
@@ -88,3 +89,16 @@ def gradalign_1_sign(probe) -> float:
 def gradalign_2_sign(probe) -> float:
     """GradAlign-II on sign(g_i), per class: −log det of the sign vectors' cosine Gram."""
     return _neg_logdet(probe["class_sign_gram"])
+
+
+@proxy("gradalign_1_sign_raw", ingredients=["class_sign_gram"])
+def gradalign_1_sign_raw(probe) -> float:
+    """GradAlign-I as the paper's text reads literally: per class, (1/n_c) Σ_i ⟨s_i, s̄⟩ with
+    s_i = sign(g_i) and s̄ their mean, i.e. (1/n_c²) Σ_ij ⟨s_i, s_j⟩, unnormalized."""
+    return _alignment(probe["class_sign_gram"], unit=False)
+
+
+@proxy("gradalign_2_sign_raw", ingredients=["class_sign_gram"])
+def gradalign_2_sign_raw(probe) -> float:
+    """GradAlign-II on the unnormalized sign Gram S_c S_cᵀ per class: −mean log det(+1e-6·I)."""
+    return _neg_logdet(probe["class_sign_gram"], unit=False)

@@ -309,7 +309,14 @@ def fast_blocks(
     return _blocks_from_calls(model, owners, calls, names, x, block_bytes)
 
 
-def _blocks_from_calls(model, owners, calls, names, x, block_bytes) -> Iterator[Block]:
+def _blocks_from_calls(
+    model: nn.Module,
+    owners: dict[str, tuple[nn.Module, str]],
+    calls: list[_Call],
+    names: list[str],
+    x: torch.Tensor,
+    block_bytes: int,
+) -> Iterator[Block]:
     n = x.shape[0]
     params = dict(model.named_parameters())
     for name in names:

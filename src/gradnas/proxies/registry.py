@@ -61,7 +61,7 @@ def proxy(
     def register(fn: Callable) -> Callable:
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} registered twice")
-        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        summary = (fn.__doc__ or "").strip().split("\n")[0]
         PROXIES[name] = ProxyInfo(
             name, fn, tuple(ingredients), higher_is_better, needs_labels, batch_size, version, summary
         )
