@@ -166,3 +166,6 @@ def test_gradalign_readings_on_a_hand_built_set():
         + float(torch.logdet(torch.ones(2, 2, dtype=torch.float64) + eps * torch.eye(2, dtype=torch.float64)))
     ) / 2
     assert value("gradalign_2_sign", probe) == pytest.approx(expected_sign, rel=1e-9)
+    # the "diverse" readings are the same log-dets with the orientation reversed
+    assert value("gradalign_2_sign_diverse", probe) == pytest.approx(-expected_sign, rel=1e-9)
+    assert value("gradalign_2_diverse", probe) == -value("gradalign_2", probe)

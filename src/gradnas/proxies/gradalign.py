@@ -102,3 +102,17 @@ def gradalign_1_sign_raw(probe) -> float:
 def gradalign_2_sign_raw(probe) -> float:
     """GradAlign-II on the unnormalized sign Gram S_c S_cᵀ per class: −mean log det(+1e-6·I)."""
     return _neg_logdet(probe["class_sign_gram"], unit=False)
+
+
+@proxy("gradalign_2_diverse", ingredients=["class_gram"])
+def gradalign_2_diverse(probe) -> float:
+    """+mean over classes of log det of the unit-gradient Gram: GradAlign-II with the orientation
+    reversed (diverse per-sample gradients rank higher), as measured on NAS-Bench-201."""
+    return -_neg_logdet(probe["class_gram"])
+
+
+@proxy("gradalign_2_sign_diverse", ingredients=["class_sign_gram"])
+def gradalign_2_sign_diverse(probe) -> float:
+    """+mean over classes of log det of the sign vectors' cosine Gram: `gradalign_2_sign` with
+    the orientation reversed (diverse sign patterns rank higher), as measured on NAS-Bench-201."""
+    return -_neg_logdet(probe["class_sign_gram"])
