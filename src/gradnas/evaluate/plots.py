@@ -8,6 +8,7 @@ and each figure is released once saved.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def scatter_grid(
     for ax in axes[len(names):]:
         ax.set_visible(False)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(textwrap.fill(title, 110), fontsize=11)
     return _save(fig, path)
 
 
@@ -199,5 +200,5 @@ def correlation_bars(summary: pd.DataFrame, path: str | Path, title: str) -> Pat
     ax.grid(True, axis="x", alpha=0.3, linewidth=0.5)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(textwrap.fill(title, 70), fontsize=10)
     return _save(fig, path)

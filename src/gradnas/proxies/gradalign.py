@@ -1,10 +1,13 @@
 """GradAlign (paper 004): agreement of per-sample gradients within each class.
 
 The formulas are garbled in the paper's text. `gradalign_1` / `gradalign_2` follow SPEC §2's
-reading (unit gradient vectors, per class). The paper's §5 also says it "applies the sign
-function on the gradients" first, and SPEC §2 reports that these readings rank backwards on
-NAS-Bench-201; the other readings below are registered under their own names so they can be
-measured side by side (README: "Which GradAlign reading?").
+reading (unit gradient vectors, per class, the paper's orientation). The paper's §5 also says it
+"applies the sign function on the gradients" first. Every reading is registered under its own
+name and was measured side by side on 1,000 random NAS-Bench-201 architectures (README, "Which
+GradAlign reading?"): with the paper's orientation, SPEC's readings rank *backwards* (CIFAR-10
+Kendall τ −0.466 / −0.508), while the literal sign reading `gradalign_1_sign_raw` reproduces the
+published GradAlign-I τ (0.613 vs 0.617). No GradAlign-II reading ranks forwards with the paper's
+orientation; the `*_diverse` proxies reverse it, named as such.
 """
 
 import torch
@@ -94,7 +97,10 @@ def gradalign_2_sign(probe) -> float:
 @proxy("gradalign_1_sign_raw", ingredients=["class_sign_gram"])
 def gradalign_1_sign_raw(probe) -> float:
     """GradAlign-I as the paper's text reads literally: per class, (1/n_c) Σ_i ⟨s_i, s̄⟩ with
-    s_i = sign(g_i) and s̄ their mean, i.e. (1/n_c²) Σ_ij ⟨s_i, s_j⟩, unnormalized."""
+    s_i = sign(g_i) and s̄ their mean, i.e. (1/n_c²) Σ_ij ⟨s_i, s_j⟩, unnormalized.
+
+    Measured (1,000 NB201 archs, CIFAR-10, batch 128): Kendall τ +0.613, published 0.617 — the
+    reading that reproduces the paper, with the paper's orientation (higher is better)."""
     return _alignment(probe["class_sign_gram"], unit=False)
 
 
@@ -107,12 +113,19 @@ def gradalign_2_sign_raw(probe) -> float:
 @proxy("gradalign_2_diverse", ingredients=["class_gram"])
 def gradalign_2_diverse(probe) -> float:
     """+mean over classes of log det of the unit-gradient Gram: GradAlign-II with the orientation
-    reversed (diverse per-sample gradients rank higher), as measured on NAS-Bench-201."""
+    reversed (diverse per-sample gradients rank higher).
+
+    Orientation from measurement (1,000 NB201 archs, CIFAR-10, batch 128): `gradalign_2` has
+    Kendall τ −0.508, so this reading has +0.508 (published GradAlign-II: +0.599)."""
     return -_neg_logdet(probe["class_gram"])
 
 
 @proxy("gradalign_2_sign_diverse", ingredients=["class_sign_gram"])
 def gradalign_2_sign_diverse(probe) -> float:
     """+mean over classes of log det of the sign vectors' cosine Gram: `gradalign_2_sign` with
-    the orientation reversed (diverse sign patterns rank higher), as measured on NAS-Bench-201."""
+    the orientation reversed (diverse sign patterns rank higher).
+
+    Orientation from measurement (1,000 NB201 archs, CIFAR-10, batch 128): `gradalign_2_sign`
+    has Kendall τ −0.634, so this reading has +0.634 (published GradAlign-II: +0.599), the
+    closest GradAlign-II reading to the published value."""
     return -_neg_logdet(probe["class_sign_gram"])
