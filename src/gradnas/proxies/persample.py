@@ -116,11 +116,7 @@ class SampleNorm(nn.Module):
                 f"BatchNorm on input {tuple(x.shape)} sees one value per channel in a batch of "
                 "one, so per-sample gradients are undefined; use larger inputs"
             )
-        xhat = F.instance_norm(x, eps=self.eps)
-        self.xhat = xhat.detach()  # read by the recording hook: d(out)/d(weight) = x̂
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        out = xhat if self.weight is None else xhat * self.weight.view(shape)
-        return out if self.bias is None else out + self.bias.view(shape)
+        return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
 
 
 def _swap_batchnorm(model: nn.Module) -> None:
@@ -172,8 +168,7 @@ def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y:
     calls: list[_Call] = []
 
     def hook(module, inputs, output):
-        inp = module.xhat if isinstance(module, SampleNorm) else inputs[0]
-        calls.append(_Call(module, inp.detach(), output, output._version))
+        calls.append(_Call(module, inputs[0].detach(), output, output._version))
 
     handles = [m.register_forward_hook(hook) for m in modules]
     try:
@@ -272,8 +267,12 @@ def _linear_weight_blocks(calls: list[_Call], n: int, budget: int) -> Iterator[t
 
 
 def _channel_sums(call: _Call, n: int, times_input: bool) -> torch.Tensor:
-    """Per-sample gradient of a per-channel parameter: Σ over positions of gout (·input)."""
-    g = call.gout * call.inp if times_input else call.gout
+    """Per-sample gradient of a per-channel parameter: Σ over positions of gout (· the input,
+    which for a norm's weight is the normalized input x̂)."""
+    g = call.gout
+    if times_input:
+        is_norm = isinstance(call.module, SampleNorm)
+        g = g * (F.instance_norm(call.inp, eps=call.module.eps) if is_norm else call.inp)
     if isinstance(call.module, nn.Linear):  # features last
         return g.reshape(n, -1, g.shape[-1]).sum(1)
     return g.reshape(n, g.shape[1], -1).sum(2)
@@ -285,7 +284,7 @@ def _param_blocks(attr: str, calls: list[_Call], n: int, budget: int) -> Iterato
         yield from _conv_weight_blocks(calls, n, budget)
     elif attr == "weight" and isinstance(module, nn.Linear):
         yield from _linear_weight_blocks(calls, n, budget)
-    else:  # biases, and the affine weight of a norm (gradient = Σ gout · x̂)
+    else:  # biases, and the affine weight of a norm
         times_input = attr == "weight"
         yield 0, sum(_channel_sums(c, n, times_input) for c in calls)
 
