@@ -2,7 +2,8 @@
 
 The same seeded random NAS-Bench-201 architectures are scored (all nine seed proxies, one probe
 batch) by `gradnas.run.executor.execute` with 1 worker (in-process, torch's default threads),
-then with W one-thread worker processes for each W given. Nothing is stored, so every run
+then with W one-thread worker processes for each W given (`--threads 1` makes the in-process
+run single-threaded too, to isolate the gain from processes). Nothing is stored, so every run
 computes everything. The speed-up is wall time with 1 worker over wall time with W.
 
     python bench/workers.py --archs 24 --workers 1,2 --dataset cifar10
@@ -30,7 +31,10 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of the in-process run")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print("$ python " + shlex.join(sys.argv))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads in-process")
     spec = ProbeSpec(args.dataset, args.batch_size, args.seed)
