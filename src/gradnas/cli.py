@@ -90,9 +90,9 @@ def _cmd_rank(args) -> None:
         f"({args.dataset}, batch {args.batch_size}, seed {args.seed}):"
     )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-    failed = frame[frame[[f"{p}_reason" for p in args.proxies]].notna().any(axis=1)]
-    if len(failed):
-        print(f"{len(failed)} archs have NaN scores; their reasons are in the CSV (--out)")
+    reasons = frame.melt(value_vars=[f"{p}_reason" for p in args.proxies], value_name="reason")["reason"]
+    for reason, count in reasons.dropna().value_counts().items():
+        print(f"NaN for {count} scores: {reason}")
     if args.out:
         print(f"wrote {len(frame)} rows to {args.out}")
 
