@@ -5,7 +5,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from . import gradalign, gradsign, kernel  # noqa: F401  (each module registers its proxies)
+from . import activation, cost, gradalign, gradsign, kernel, saliency  # noqa: F401  (registers proxies)
 from .probe import Probe
 from .registry import PROXIES, ProxyInfo, Score, evaluate, get_proxies, proxy
 

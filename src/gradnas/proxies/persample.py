@@ -59,7 +59,7 @@ def probe_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     return probe.requires_grad_(True)
 
 
-def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def forward_checked(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The model's logits, with a shape mismatch reported as bad input rather than deep inside."""
     try:
         return model(x)
@@ -68,7 +68,7 @@ def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         raise GradnasError(f"the model cannot take a probe batch of shape {tuple(x.shape)}: {first}") from err
 
 
-def _sample_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def sample_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if logits.dim() != 2 or logits.shape[0] != y.shape[0]:
         raise GradnasError(
             f"model output must be logits of shape (batch, classes); got {tuple(logits.shape)} "
@@ -89,7 +89,7 @@ def loop_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[
     wanted = [params[n] for n in names]
     rows: list[list[torch.Tensor]] = [[] for _ in names]
     for i in range(x.shape[0]):
-        loss = _sample_losses(_forward(model, x[i : i + 1]), y[i : i + 1]).sum()
+        loss = sample_losses(forward_checked(model, x[i : i + 1]), y[i : i + 1]).sum()
         grads = torch.autograd.grad(loss, wanted, allow_unused=True)
         for row, g, p in zip(rows, grads, wanted):
             row.append(torch.zeros_like(p).flatten() if g is None else g.detach().flatten())
@@ -173,7 +173,7 @@ def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y:
     handles = [m.register_forward_hook(hook) for m in modules]
     try:
         x = x.detach().requires_grad_(True)  # so the graph reaches every layer's output
-        loss = _sample_losses(_forward(model, x), y).sum()
+        loss = sample_losses(forward_checked(model, x), y).sum()
     finally:
         for h in handles:
             h.remove()

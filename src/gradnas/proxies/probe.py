@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import GradnasError, unknown_choice
+from .batch import batch_gradients, relu_kernel, synflow_saliency
 from .persample import (
     DEFAULT_BLOCK_BYTES,
     Block,
@@ -146,6 +147,14 @@ SWEEPS = {
 }
 
 
+# Ingredients computed on their own (not part of the per-sample sweep), each once per probe.
+DIRECT = {
+    "batch_grads": batch_gradients,
+    "relu_kernel": relu_kernel,
+    "synflow_saliency": synflow_saliency,
+}
+
+
 class Probe:
     """A model and a probe batch; ingredients are computed on first request and cached.
 
@@ -183,14 +192,17 @@ class Probe:
     def require(self, *names: str) -> None:
         """Declare ingredients that will be asked for, so one sweep computes them all."""
         for name in names:
-            if name not in SWEEPS:
-                raise unknown_choice("ingredient", name, SWEEPS)
+            if name not in SWEEPS and name not in DIRECT:
+                raise unknown_choice("ingredient", name, [*SWEEPS, *DIRECT])
         self._required.update(names)
 
     def __getitem__(self, name: str):
         if name not in self._cache:
             self.require(name)
-            self._sweep(sorted(self._required - self._cache.keys()))
+            if name in DIRECT:
+                self._cache[name] = DIRECT[name](self)
+            else:
+                self._sweep(sorted(n for n in self._required - self._cache.keys() if n in SWEEPS))
         return self._cache[name]
 
     def _sweep(self, names: list[str]) -> None:

@@ -1,0 +1,74 @@
+"""Ingredients with ordinary batch semantics, for the zero-cost baselines (SPEC §3).
+
+Unlike the per-sample sweep, these run the probe batch through a train-mode copy with BatchNorm
+using the batch's statistics, as the zero-cost-proxy literature does.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .persample import forward_checked, probe_copy, sample_losses
+
+
+def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per scored layer: (weight, ∂L/∂weight) for the mean cross-entropy of the whole batch;
+    a gradient that is None counts as zeros."""
+    model = probe_copy(probe.model, probe.dtype)
+    params = dict(model.named_parameters())
+    weights = [params[n] for n in probe.scored]
+    loss = sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
+    grads = torch.autograd.grad(loss, weights, allow_unused=True)
+    return {
+        name: (w.detach(), torch.zeros_like(w) if g is None else g.detach())
+        for name, w, g in zip(probe.scored, weights, grads)
+    }
+
+
+def relu_kernel(probe) -> torch.Tensor:
+    """NASWOT's kernel: K_ij = Σ over ReLUs and units of [c_i = c_j], c = (ReLU input > 0),
+    i.e. Σ [c cᵀ + (1−c)(1−c)ᵀ], accumulated per ReLU call in float64."""
+    model = probe_copy(probe.model, probe.dtype)
+    n = probe.n
+    kernel = torch.zeros(n, n, dtype=torch.float64)
+
+    def hook(module, inputs):  # a pre-hook: an in-place ReLU has not overwritten its input yet
+        c = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float64)
+        kernel.add_(c @ c.T + (1 - c) @ (1 - c).T)
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            forward_checked(model, probe.batch.x.to(probe.dtype))
+    finally:
+        for h in handles:
+            h.remove()
+    return kernel
+
+
+def _without_batchnorm(model: nn.Module) -> None:
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(parent, name, nn.Identity())
+
+
+def synflow_saliency(probe) -> dict[str, torch.Tensor]:
+    """Per scored layer: |W ⊙ ∂R/∂W| with R = Σ outputs of a float64 copy whose parameters and
+    buffers are replaced by their absolute values, BatchNorm removed, on an input of ones."""
+    model = copy.deepcopy(probe.model).to(torch.float64).eval()
+    _without_batchnorm(model)
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.abs_()
+    params = dict(model.named_parameters())
+    weights = [params[n].requires_grad_(True) for n in probe.scored]
+    ones = torch.ones(1, *probe.batch.x.shape[1:], dtype=torch.float64)
+    grads = torch.autograd.grad(forward_checked(model, ones).sum(), weights, allow_unused=True)
+    return {
+        name: torch.zeros_like(w) if g is None else (w.detach() * g).abs()
+        for name, w, g in zip(probe.scored, weights, grads)
+    }

@@ -1,0 +1,9 @@
+"""Cost baselines: how big the network is."""
+
+from .registry import proxy
+
+
+@proxy("params", ingredients=[], batch_size=1, needs_labels=False)
+def params(probe) -> float:
+    """Number of trainable parameters (every parameter tensor, BatchNorm affine ones included)."""
+    return float(sum(p.numel() for p in probe.model.parameters() if p.requires_grad))

@@ -1,0 +1,76 @@
+"""Hand-computed values of the zero-cost baselines on tiny networks."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gradnas.data import ProbeBatch
+from gradnas.proxies import score
+from gradnas.spaces import NB201Arch, get_space
+
+
+def fixed_linear(*weights) -> nn.Sequential:
+    layers = [nn.Flatten()]
+    for w in weights:
+        w = torch.tensor(w, dtype=torch.float64)
+        layer = nn.Linear(w.shape[1], w.shape[0], bias=False).double()
+        layer.weight.data.copy_(w)
+        layers.append(layer)
+    return nn.Sequential(*layers)
+
+
+def batch(x, y, classes=2) -> ProbeBatch:
+    x = torch.tensor(x, dtype=torch.float64)
+    return ProbeBatch(x.reshape(len(x), -1, 1, 1), torch.tensor(y), classes)
+
+
+def test_grad_norm_and_snip_match_the_closed_form_softmax_gradient():
+    w = np.array([[1.0, 2.0], [3.0, -4.0]])
+    x, y = np.array([[1.0, 0.5], [-1.0, 2.0]]), np.array([0, 1])
+    z = x @ w.T
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    grad = (p - np.eye(2)[y]).T @ x / 2  # ∂ mean CE / ∂W
+    result = score(fixed_linear(w), batch(x, y), ["grad_norm", "snip"], dtype=torch.float64)
+    assert result["grad_norm"].value == pytest.approx(np.linalg.norm(grad), rel=1e-12)
+    assert result["snip"].value == pytest.approx(np.abs(w * grad).sum(), rel=1e-12)
+
+
+def test_synflow_of_a_two_layer_linear_net():
+    # |W1| = [[1, 2], [3, 4]], |W2| = [[1, 1], [2, 0]], input ones, R = 1ᵀ|W2||W1|1
+    # ∂R/∂W1 = (|W2|ᵀ1)1ᵀ = [[3, 3], [1, 1]] -> Σ |W1| ⊙ = 3 + 6 + 3 + 4 = 16
+    # ∂R/∂W2 = 1(|W1|1)ᵀ = [[3, 7], [3, 7]] -> Σ |W2| ⊙ = 3 + 7 + 6 + 0 = 16
+    model = fixed_linear([[1.0, -2.0], [3.0, 4.0]], [[1.0, -1.0], [2.0, 0.0]])
+    assert score(model, batch([[5.0, -7.0]], [0]), ["synflow"])["synflow"].value == 32.0
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_naswot_kernel_on_a_hand_made_activation_pattern(inplace):
+    relu = nn.ReLU(inplace=inplace)  # the kernel must see the ReLU's input, even when overwritten
+    model = nn.Sequential(fixed_linear(np.eye(3).tolist()), relu, nn.Linear(3, 2).double())
+    x = [[1.0, -1.0, 1.0], [1.0, 1.0, -1.0], [-1.0, -1.0, -1.0]]  # codes 101, 110, 000
+    # agreements: K = [[3, 1, 1], [1, 3, 1], [1, 1, 3]], det = 20
+    result = score(model, batch(x, [0, 1, 0]), ["naswot"], dtype=torch.float64)
+    assert result["naswot"].value == pytest.approx(math.log(20.0))
+
+
+def test_naswot_is_nan_with_a_reason_when_two_samples_share_every_code():
+    model = nn.Sequential(fixed_linear(np.eye(2).tolist()), nn.ReLU(), nn.Linear(2, 2).double())
+    result = score(model, batch([[1.0, -1.0], [2.0, -3.0]], [0, 1]), ["naswot"], dtype=torch.float64)
+    assert math.isnan(result["naswot"].value) and "singular" in result["naswot"].reason
+
+
+def test_params_and_degenerate_all_none_cells():
+    space = get_space("nb201")
+    conv = space.build(NB201Arch.from_ops(["nor_conv_3x3"] * 6))
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    probe = ProbeBatch(x, torch.arange(8) % 10, 10)
+    assert score(conv, probe, ["params"])["params"].value == 1_531_546
+    dead = space.build(NB201Arch.from_ops(["none"] * 6))
+    result = score(dead, probe, ["grad_norm", "snip", "gradsign"])
+    # cells that output only zeros: the head sees constant features, every gradient is zero
+    assert result["gradsign"].value == 0.0 and result["snip"].value == 0.0
+    assert result["grad_norm"].value == 0.0
