@@ -38,11 +38,13 @@ def stored_rows(out) -> list[tuple]:
 
 def test_correlate_writes_tables_and_plots_and_report_rebuilds_them(table, tmp_path, capsys):
     out = tmp_path / "study"
-    assert main(correlate_args(table, out, archs="12")) == 0
+    assert main([*correlate_args(table, out, archs="12"), "--ensemble", "ensemble:gradsign+mgm"]) == 0
     printed = capsys.readouterr().out
-    assert "| gradsign |" in printed and "| mgm |" in printed
+    assert "| gradsign |" in printed and "| mgm |" in printed and "| ensemble:gradsign+mgm |" in printed
     scores = pd.read_csv(out / "scores.csv")
     assert len(scores) == 12 and set(scores.columns) >= {"arch", "gradsign", "mgm", "accuracy"}
+    pct = scores[["gradsign", "mgm"]].rank(pct=True).mean(axis=1)  # mean rank percentile, by pandas
+    assert np.allclose(scores["ensemble:gradsign+mgm"], pct)
     truth = pd.read_csv(table).set_index("arch")["digits"]
     assert np.allclose(scores["accuracy"], truth.loc[scores["arch"]].to_numpy())
     for name in ("scatter.png", "correlations.png"):

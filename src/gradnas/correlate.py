@@ -16,6 +16,7 @@ import pandas as pd
 
 from .benchmarks import load_benchmark
 from .errors import GradnasError
+from .evaluate.ensemble import ensemble_scores, parse_ensemble
 from .evaluate.published import published_for
 from .evaluate.report import write_report
 from .proxies import get_proxies
@@ -36,6 +37,13 @@ class Study:
     target: str | None = None  # the benchmark's dataset column; default: the probe dataset
     archs: int | str = 1000
     probe: ProbeSpec = ProbeSpec()
+    ensembles: tuple[str, ...] = ()  # rank-aggregation names, e.g. "ensemble:gradsign+naswot"
+
+    def __post_init__(self) -> None:
+        for name in self.ensembles:
+            unknown = set(parse_ensemble(name)) - set(self.proxies)
+            if unknown:
+                raise GradnasError(f"{name}: {', '.join(sorted(unknown))} must also be among --proxies")
 
     @property
     def target_dataset(self) -> str:
@@ -50,7 +58,8 @@ class Study:
         if not path.is_file():
             raise GradnasError(f"{out_dir} holds no study ({STUDY_FILE} is missing): run `gradnas correlate`")
         raw = json.loads(path.read_text())
-        return cls(**{**raw, "proxies": tuple(raw["proxies"]), "probe": ProbeSpec(**raw["probe"])})
+        tuples = {"proxies": tuple(raw["proxies"]), "ensembles": tuple(raw.get("ensembles", ()))}
+        return cls(**{**raw, **tuples, "probe": ProbeSpec(**raw["probe"])})
 
 
 def study_archs(study: Study, benchmark) -> list[str]:
@@ -162,6 +171,9 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     with Store(out / STORE_FILE) as store:
         frame = scores_frame(study, store, benchmark)
     infos = get_proxies(study.proxies)
+    directions = {i.name: i.higher_is_better for i in infos}
+    for name in study.ensembles:  # ranks within this study's set of architectures
+        frame[name] = ensemble_scores(frame, parse_ensemble(name), directions)
     spec = study.probe
     title = (
         f"{study.space}: {len(frame)} archs, probe {spec.dataset} batch {spec.batch_size} {spec.label} "
@@ -169,11 +181,11 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     )
     return write_report(
         frame,
-        list(study.proxies),
+        [*study.proxies, *study.ensembles],
         out,
         dataset=study.target_dataset,
         title=title,
-        higher_is_better={i.name: i.higher_is_better for i in infos},
+        higher_is_better={**directions, **dict.fromkeys(study.ensembles, True)},
         published=published_for(study.benchmark, study.target_dataset),
         seed=spec.seed,
     )

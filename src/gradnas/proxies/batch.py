@@ -36,8 +36,12 @@ def relu_kernel(probe) -> torch.Tensor:
     kernel = torch.zeros(n, n, dtype=torch.float64)
 
     def hook(module, inputs):  # a pre-hook: an in-place ReLU has not overwritten its input yet
-        c = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float64)
-        kernel.add_(c @ c.T + (1 - c) @ (1 - c).T)
+        c = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float32)
+        if c.shape[1] >= 2**24:  # counts stay exact integers in float32 below 2^24
+            c = c.to(torch.float64)
+        on = c.sum(1, dtype=torch.float64)
+        # agreements = both on + both off = 2·ccᵀ + D − r_i − r_j, with r the number of units on
+        kernel.add_(2 * (c @ c.T).to(torch.float64) + c.shape[1] - on[:, None] - on[None, :])
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
     try:

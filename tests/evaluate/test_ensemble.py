@@ -1,0 +1,37 @@
+"""Rank aggregation arithmetic for training-free ensembles."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gradnas.errors import GradnasError
+from gradnas.evaluate.ensemble import ensemble_scores, parse_ensemble, rank_percentiles
+
+
+def test_rank_percentiles_with_ties_nan_and_direction():
+    assert rank_percentiles(np.array([10.0, 30.0, 20.0, math.nan])).tolist() == [1 / 3, 1.0, 2 / 3, 0.0]
+    assert rank_percentiles(np.array([5.0, 5.0, 1.0, 9.0])).tolist() == [0.625, 0.625, 0.25, 1.0]
+    assert rank_percentiles(np.array([1.0, 2.0]), higher_is_better=False).tolist() == [1.0, 0.5]
+
+
+def test_weighted_mean_of_percentiles():
+    frame = pd.DataFrame({"a": [10.0, 20.0, 30.0, math.nan], "b": [3.0, 1.0, 2.0, 5.0]})
+    # a: 1/3, 2/3, 1, 0 (NaN ranks last)   b: 3/4, 1/4, 2/4, 1   ensemble a + 3b over weight 4
+    expected = [(1 / 3 + 9 / 4) / 4, (2 / 3 + 3 / 4) / 4, (1 + 6 / 4) / 4, (0 + 3) / 4]
+    assert ensemble_scores(frame, parse_ensemble("ensemble:a+b*3")) == pytest.approx(expected)
+    # a lower-is-better member is turned around before its ranks are averaged
+    flipped = ensemble_scores(frame, {"b": 1.0}, {"b": False})
+    assert flipped.tolist() == [0.5, 1.0, 0.75, 0.25]
+
+
+@pytest.mark.parametrize("bad", ["gradsign+naswot", "ensemble:", "ensemble:a+a", "ensemble:a*x", "ensemble:a*-1"])
+def test_malformed_ensemble_names_are_clear_errors(bad):
+    with pytest.raises(GradnasError):
+        parse_ensemble(bad)
+
+
+def test_members_must_have_scores():
+    with pytest.raises(GradnasError, match="without scores: c"):
+        ensemble_scores(pd.DataFrame({"a": [1.0]}), {"a": 1.0, "c": 1.0})
