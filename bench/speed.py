@@ -17,7 +17,9 @@ Absolute seconds depend on the machine, its load and the thread count, so the fi
 matter are the *ratios* to (a), measured in the same run on the same model a moment apart. The
 target is nine <= 3x batched. Each architecture's model is built after
 ``torch.manual_seed(seed)``; the first architecture is run once untimed as a warm-up; with
-``--repeats R`` each timing is the minimum of R runs.
+``--repeats R`` each timing is the minimum of R runs. On a machine shared with other jobs,
+``--threads 1`` keeps torch's worker threads from fighting them for cores (which inflates some
+timings many-fold at random); process CPU seconds are recorded beside wall seconds as a check.
 
     python bench/speed.py --archs 20 --batch-size 128 --dataset cifar10
 """

@@ -62,5 +62,8 @@ def test_bad_input_is_a_one_line_error_with_exit_code_2(args, message, capsys):
 
 def test_proxies_lists_the_registry(capsys):
     assert main(["proxies"]) == 0
-    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert set(SEED_PROXIES) <= set(listed)
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in lines if not line.startswith(" ")}
+    assert set(SEED_PROXIES) <= set(rows)
+    assert "higher-is-better  batch 128  labels" in rows["gradsign"] and "GradSign" in rows["gradsign"]
+    assert "no labels" in rows["synflow"] and "[synflow_saliency]" in rows["synflow"]

@@ -134,8 +134,11 @@ def _cmd_report(args) -> None:
 
 def _cmd_proxies(args) -> None:
     for info in PROXIES.values():
+        direction = "higher" if info.higher_is_better else "lower"
         needs = "labels" if info.needs_labels else "no labels"
-        print(f"{info.name:<16} batch {info.batch_size:<4} {needs:<9} v{info.version}  {info.summary}")
+        inputs = ",".join(info.ingredients) or "model only"
+        print(f"{info.name:<25} {direction}-is-better  batch {info.batch_size:<4} {needs:<9} "
+              f"v{info.version}  [{inputs}]  {info.paper}\n    {info.summary}")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -26,7 +26,10 @@ def test_weighted_mean_of_percentiles():
     assert flipped.tolist() == [0.5, 1.0, 0.75, 0.25]
 
 
-@pytest.mark.parametrize("bad", ["gradsign+naswot", "ensemble:", "ensemble:a+a", "ensemble:a*x", "ensemble:a*-1"])
+BAD_NAMES = ["gradsign+naswot", "ensemble:", "ensemble:a+a", "ensemble:a*x", "ensemble:a*-1"]
+
+
+@pytest.mark.parametrize("bad", BAD_NAMES)
 def test_malformed_ensemble_names_are_clear_errors(bad):
     with pytest.raises(GradnasError):
         parse_ensemble(bad)

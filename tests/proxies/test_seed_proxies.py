@@ -137,7 +137,7 @@ def test_every_seed_proxy_is_registered_with_metadata():
     for name in SEED_PROXIES:
         info = PROXIES[name]
         assert info.higher_is_better and info.needs_labels and info.ingredients and info.summary
-        assert info.batch_size in (50, 128) and info.version
+        assert info.batch_size in (50, 128) and info.version and info.paper
 
 
 def test_gradalign_readings_on_a_hand_built_set():

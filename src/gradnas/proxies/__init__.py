@@ -10,8 +10,15 @@ from .probe import Probe
 from .registry import PROXIES, ProxyInfo, Score, evaluate, get_proxies, proxy
 
 SEED_PROXIES = (
-    "gradsign", "mgm", "mgm_layerwise", "knas", "gt_correlation", "gt_value", "gt_kernel",
-    "gradalign_1", "gradalign_2",
+    "gradsign",
+    "mgm",
+    "mgm_layerwise",
+    "knas",
+    "gt_correlation",
+    "gt_value",
+    "gt_kernel",
+    "gradalign_1",
+    "gradalign_2",
 )
 
 

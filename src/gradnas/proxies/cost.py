@@ -3,7 +3,7 @@
 from .registry import proxy
 
 
-@proxy("params", ingredients=[], batch_size=1, needs_labels=False)
+@proxy("params", ingredients=[], batch_size=1, needs_labels=False, paper="cost baseline")
 def params(probe) -> float:
     """Number of trainable parameters (every parameter tensor, BatchNorm affine ones included)."""
     return float(sum(p.numel() for p in probe.model.parameters() if p.requires_grad))

@@ -52,49 +52,49 @@ def _neg_logdet(grams: dict[int, torch.Tensor], unit: bool = True) -> float:
     return -sum(logdets) / len(logdets)
 
 
-@proxy("gradalign_1", ingredients=["class_gram"])
+@proxy("gradalign_1", ingredients=["class_gram"], paper="GradAlign (paper 004)")
 def gradalign_1(probe) -> float:
     """GradAlign-I (SPEC reading): per class, mean pairwise cosine of per-sample gradients."""
     return _alignment(probe["class_gram"])
 
 
-@proxy("gradalign_2", ingredients=["class_gram"])
+@proxy("gradalign_2", ingredients=["class_gram"], paper="GradAlign (paper 004)")
 def gradalign_2(probe) -> float:
     """GradAlign-II (SPEC reading): −mean over classes of log det of the unit-gradient Gram."""
     return _neg_logdet(probe["class_gram"])
 
 
-@proxy("gradalign_2_raw", ingredients=["class_gram"])
+@proxy("gradalign_2_raw", ingredients=["class_gram"], paper="GradAlign (paper 004)")
 def gradalign_2_raw(probe) -> float:
     """GradAlign-II on raw (unnormalized) per-sample gradients, per class (SPEC option)."""
     return _neg_logdet(probe["class_gram"], unit=False)
 
 
-@proxy("gradalign_1_all", ingredients=["gram"])
+@proxy("gradalign_1_all", ingredients=["gram"], paper="GradAlign (paper 004)")
 def gradalign_1_all(probe) -> float:
     """GradAlign-I over all samples at once instead of per class."""
     return _alignment(probe["gram"])
 
 
-@proxy("gradalign_2_all", ingredients=["gram"])
+@proxy("gradalign_2_all", ingredients=["gram"], paper="GradAlign (paper 004)")
 def gradalign_2_all(probe) -> float:
     """GradAlign-II over all samples at once instead of per class."""
     return _neg_logdet(probe["gram"])
 
 
-@proxy("gradalign_1_sign", ingredients=["class_sign_gram"])
+@proxy("gradalign_1_sign", ingredients=["class_sign_gram"], paper="GradAlign (paper 004)")
 def gradalign_1_sign(probe) -> float:
     """GradAlign-I on sign(g_i) (paper §5: "apply the sign function"), per class."""
     return _alignment(probe["class_sign_gram"])
 
 
-@proxy("gradalign_2_sign", ingredients=["class_sign_gram"])
+@proxy("gradalign_2_sign", ingredients=["class_sign_gram"], paper="GradAlign (paper 004)")
 def gradalign_2_sign(probe) -> float:
     """GradAlign-II on sign(g_i), per class: −log det of the sign vectors' cosine Gram."""
     return _neg_logdet(probe["class_sign_gram"])
 
 
-@proxy("gradalign_1_sign_raw", ingredients=["class_sign_gram"])
+@proxy("gradalign_1_sign_raw", ingredients=["class_sign_gram"], paper="GradAlign (paper 004)")
 def gradalign_1_sign_raw(probe) -> float:
     """GradAlign-I as the paper's text reads literally: per class, (1/n_c) Σ_i ⟨s_i, s̄⟩ with
     s_i = sign(g_i) and s̄ their mean, i.e. (1/n_c²) Σ_ij ⟨s_i, s_j⟩, unnormalized.
@@ -104,13 +104,13 @@ def gradalign_1_sign_raw(probe) -> float:
     return _alignment(probe["class_sign_gram"], unit=False)
 
 
-@proxy("gradalign_2_sign_raw", ingredients=["class_sign_gram"])
+@proxy("gradalign_2_sign_raw", ingredients=["class_sign_gram"], paper="GradAlign (paper 004)")
 def gradalign_2_sign_raw(probe) -> float:
     """GradAlign-II on the unnormalized sign Gram S_c S_cᵀ per class: −mean log det(+1e-6·I)."""
     return _neg_logdet(probe["class_sign_gram"], unit=False)
 
 
-@proxy("gradalign_2_diverse", ingredients=["class_gram"])
+@proxy("gradalign_2_diverse", ingredients=["class_gram"], paper="GradAlign (paper 004)")
 def gradalign_2_diverse(probe) -> float:
     """+mean over classes of log det of the unit-gradient Gram: GradAlign-II with the orientation
     reversed (diverse per-sample gradients rank higher).
@@ -120,7 +120,7 @@ def gradalign_2_diverse(probe) -> float:
     return -_neg_logdet(probe["class_gram"])
 
 
-@proxy("gradalign_2_sign_diverse", ingredients=["class_sign_gram"])
+@proxy("gradalign_2_sign_diverse", ingredients=["class_sign_gram"], paper="GradAlign (paper 004)")
 def gradalign_2_sign_diverse(probe) -> float:
     """+mean over classes of log det of the sign vectors' cosine Gram: `gradalign_2_sign` with
     the orientation reversed (diverse sign patterns rank higher).

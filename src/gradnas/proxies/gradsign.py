@@ -3,7 +3,7 @@
 from .registry import proxy
 
 
-@proxy("gradsign", ingredients=["sign_sum"], batch_size=128)
+@proxy("gradsign", ingredients=["sign_sum"], batch_size=128, paper="GradSign (Zhang & Jia, ICLR 2022)")
 def gradsign(probe) -> float:
     """Σ_k |Σ_i sign(∂ℓ_i/∂θ_k)| over scored parameters (sign(0) = 0); higher is better.
 

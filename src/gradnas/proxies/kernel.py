@@ -12,20 +12,20 @@ def _need_samples(probe, count: int, what: str) -> None:
         raise Undefined(f"{what} is defined on {count} samples; the probe batch has {probe.n}")
 
 
-@proxy("mgm", ingredients=["grad_sum"])
+@proxy("mgm", ingredients=["grad_sum"], paper="KNAS (Xu et al., ICML 2021)")
 def mgm(probe) -> float:
     """KNAS Eq. 15: mean of the per-sample gradient Gram matrix, ‖(1/n) Σ_i g_i‖²."""
     return sum(float(s.square().sum()) for s in probe["grad_sum"].values()) / probe.n**2
 
 
-@proxy("mgm_layerwise", ingredients=["grad_sum"])
+@proxy("mgm_layerwise", ingredients=["grad_sum"], paper="KNAS (Xu et al., ICML 2021)")
 def mgm_layerwise(probe) -> float:
     """KNAS Eq. 16: the Gram-matrix mean of each scored layer, averaged over layers."""
     sums = probe["grad_sum"].values()
     return sum(float(s.square().sum()) for s in sums) / probe.n**2 / len(sums)
 
 
-@proxy("knas", ingredients=["knas_columns"], batch_size=KNAS_COORDS)
+@proxy("knas", ingredients=["knas_columns"], batch_size=KNAS_COORDS, paper="KNAS (Xu et al., ICML 2021)")
 def knas(probe) -> float:
     """The KNAS reference estimator: 50 samples split into halves a and b; Σ over the first 50
     coordinates of the first 11 parameters (≥ 50 elements) of Σ_k (a_k − ā)(b_k − b̄) / 2500."""
@@ -44,7 +44,12 @@ def _gt_layers(probe) -> list[torch.Tensor]:
     return [g[:GT_COORDS] for g in probe["sampled_columns"].values()]
 
 
-@proxy("gt_correlation", ingredients=["sampled_columns"], batch_size=GT_COORDS)
+@proxy(
+    "gt_correlation",
+    ingredients=["sampled_columns"],
+    batch_size=GT_COORDS,
+    paper="GT-NAS (ICLR 2021 submission)",
+)
 def gt_correlation(probe) -> float:
     """GT-NAS R (Eq. 2–3): mean pairwise cosine of per-sample gradients, averaged over layers.
 
@@ -62,14 +67,18 @@ def gt_correlation(probe) -> float:
     return sum(means) / len(means)
 
 
-@proxy("gt_value", ingredients=["sampled_columns"], batch_size=GT_COORDS)
+@proxy(
+    "gt_value", ingredients=["sampled_columns"], batch_size=GT_COORDS, paper="GT-NAS (ICLR 2021 submission)"
+)
 def gt_value(probe) -> float:
     """GT-NAS V (Eq. 4): mean absolute sampled gradient, averaged over layers."""
     layers = _gt_layers(probe)
     return sum(float(g.abs().mean()) for g in layers) / len(layers)
 
 
-@proxy("gt_kernel", ingredients=["sampled_columns"], batch_size=GT_COORDS)
+@proxy(
+    "gt_kernel", ingredients=["sampled_columns"], batch_size=GT_COORDS, paper="GT-NAS (ICLR 2021 submission)"
+)
 def gt_kernel(probe) -> float:
     """GT-NAS kernel: mean of P = G̃G̃ᵀ per layer, averaged over layers, G̃ = G − mean(G).
 

@@ -42,6 +42,7 @@ class ProxyInfo:
     batch_size: int
     version: str
     summary: str
+    paper: str
 
 
 PROXIES: dict[str, ProxyInfo] = {}
@@ -55,6 +56,7 @@ def proxy(
     needs_labels: bool = True,
     higher_is_better: bool = True,
     version: str = "1",
+    paper: str = "",
 ):
     """Register `fn(probe) -> float` as proxy `name`; its docstring's first line is the summary."""
 
@@ -63,7 +65,7 @@ def proxy(
             raise ValueError(f"proxy {name!r} registered twice")
         summary = (fn.__doc__ or "").strip().split("\n")[0]
         PROXIES[name] = ProxyInfo(
-            name, fn, tuple(ingredients), higher_is_better, needs_labels, batch_size, version, summary
+            name, fn, tuple(ingredients), higher_is_better, needs_labels, batch_size, version, summary, paper
         )
         return fn
 

@@ -4,19 +4,25 @@ ordinary (batch-statistics) BatchNorm, summed over the scored layers."""
 from .registry import proxy
 
 
-@proxy("grad_norm", ingredients=["batch_grads"], batch_size=64)
+@proxy("grad_norm", ingredients=["batch_grads"], batch_size=64, paper="Abdelfattah et al., ICLR 2021")
 def grad_norm(probe) -> float:
     """Σ_l ‖∂L/∂W_l‖₂, the sum of the scored layers' gradient norms (Abdelfattah et al. 2021)."""
     return sum(float(g.norm()) for _, g in probe["batch_grads"].values())
 
 
-@proxy("snip", ingredients=["batch_grads"], batch_size=64)
+@proxy("snip", ingredients=["batch_grads"], batch_size=64, paper="SNIP (Lee et al., ICLR 2019)")
 def snip(probe) -> float:
     """Σ |W ⊙ ∂L/∂W| over scored weights (SNIP connection sensitivity, Lee et al. 2019)."""
     return sum(float((w * g).abs().sum()) for w, g in probe["batch_grads"].values())
 
 
-@proxy("synflow", ingredients=["synflow_saliency"], batch_size=1, needs_labels=False)
+@proxy(
+    "synflow",
+    ingredients=["synflow_saliency"],
+    batch_size=1,
+    needs_labels=False,
+    paper="SynFlow (Tanaka et al., NeurIPS 2020)",
+)
 def synflow(probe) -> float:
     """Σ |W ⊙ ∂R/∂W|, R = output sum of the |weights| network on ones, BatchNorm removed.
 
