@@ -74,3 +74,14 @@ def test_params_and_degenerate_all_none_cells():
     # cells that output only zeros: the head sees constant features, every gradient is zero
     assert result["gradsign"].value == 0.0 and result["snip"].value == 0.0
     assert result["grad_norm"].value == 0.0
+
+
+def test_baselines_leave_the_callers_model_untouched():
+    model = get_space("nb201").build(NB201Arch.from_ops(["nor_conv_3x3", "skip_connect", "nor_conv_1x1",
+                                                         "avg_pool_3x3", "nor_conv_3x3", "none"]))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    probe = ProbeBatch(x, torch.arange(16) % 10, 10)
+    result = score(model, probe, ["grad_norm", "snip", "synflow", "naswot"])
+    assert all(s.ok and s.value > 0 for s in result.values())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
