@@ -85,3 +85,49 @@ def test_baselines_leave_the_callers_model_untouched():
     result = score(model, probe, ["grad_norm", "snip", "synflow", "naswot"])
     assert all(s.ok and s.value > 0 for s in result.values())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_flops_counts_multiply_accumulates_by_hand():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(18, 4))
+    # conv: 2·3·3 outputs × 1·3·3 weights each = 162; linear: 4 outputs × 18 inputs = 72
+    probe = ProbeBatch(torch.randn(2, 1, 5, 5), torch.tensor([0, 1]), 4)
+    assert score(model, probe, ["flops"])["flops"].value == 234.0
+
+
+def test_jacob_cov_of_a_linear_model_has_one_nonzero_eigenvalue():
+    # f(x) = Wx: every sample's Jacobian of Σ logits is the column sums of W, so the correlation
+    # matrix of n samples is all ones: eigenvalues n and n−1 zeros
+    model = fixed_linear([[1.0, 2.0, -1.0], [0.5, -3.0, 2.0]])
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(1)).tolist()
+    value = score(model, batch(x, [0, 1, 0, 1]), ["jacob_cov"])["jacob_cov"].value
+    eps, n = 1e-5, 4
+    expected = -(math.log(n + eps) + 1 / (n + eps) + (n - 1) * (math.log(eps) + 1 / eps))
+    assert value == pytest.approx(expected, rel=1e-9)
+
+
+def test_grasp_equals_the_explicit_hessian_vector_product():
+    w = torch.tensor([[0.3, -1.2, 0.8], [1.1, 0.4, -0.5]], dtype=torch.float64)
+    x = torch.tensor([[1.0, 2.0, -1.0], [0.5, -0.3, 2.0], [-1.5, 0.2, 0.7]], dtype=torch.float64)
+    y = torch.tensor([0, 1, 1])
+
+    def loss(weight):
+        return torch.nn.functional.cross_entropy(x @ weight.T, y)
+
+    hessian = torch.autograd.functional.hessian(loss, w)  # (2, 3, 2, 3), a plain reference
+    g = torch.func.grad(loss)(w)
+    expected = -float((w * torch.einsum("abcd,cd->ab", hessian, g)).sum())
+    result = score(fixed_linear(w.tolist()), batch(x.tolist(), y.tolist()), ["grasp"], dtype=torch.float64)
+    assert result["grasp"].value == pytest.approx(expected, rel=1e-10)
+
+
+def test_fisher_matches_the_closed_form_on_a_linear_layer():
+    w = np.array([[1.0, -2.0], [0.5, 1.5]])
+    x, y = np.array([[1.0, 0.5], [-1.0, 2.0], [0.3, -0.4]]), np.array([0, 1, 1])
+    a = x @ w.T
+    p = np.exp(a - a.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    s = a * (p - np.eye(2)[y]) / 3  # a · ∂(mean CE)/∂a, per sample and output
+    expected = (0.5 * (s**2).mean(0)).sum() * 2  # fan-in 2
+    result = score(fixed_linear(w), batch(x, y), ["fisher"], dtype=torch.float64)
+    assert result["fisher"].value == pytest.approx(expected, rel=1e-12)

@@ -76,3 +76,80 @@ def synflow_saliency(probe) -> dict[str, torch.Tensor]:
         name: torch.zeros_like(w) if g is None else (w.detach() * g).abs()
         for name, w, g in zip(probe.scored, weights, grads)
     }
+
+
+def input_jacobian(probe) -> torch.Tensor:
+    """Per sample: ∂(Σ_c logit_c)/∂x_i flattened, (n, C·H·W) in float64 (batch-statistics BN)."""
+    model = probe_copy(probe.model, torch.float64)
+    x = probe.batch.x.to(torch.float64).requires_grad_(True)
+    (grad,) = torch.autograd.grad(forward_checked(model, x).sum(), x)
+    return grad.reshape(probe.n, -1)
+
+
+def grasp_products(probe) -> dict[str, torch.Tensor]:
+    """Per scored layer: W ⊙ Hg, with g = ∂L/∂W (detached) and Hg = ∂(Σ g·∂L/∂W)/∂W."""
+    model = probe_copy(probe.model, probe.dtype)
+    params = dict(model.named_parameters())
+    weights = [params[n] for n in probe.scored]
+    loss = sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
+    grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    live = [(w, g) for w, g in zip(weights, grads) if g is not None]
+    if not live or not any(g.requires_grad for _, g in live):
+        return {n: torch.zeros_like(w) for n, w in zip(probe.scored, weights)}
+    inner = sum((g * g.detach()).sum() for _, g in live)
+    hg = torch.autograd.grad(inner, weights, allow_unused=True)
+    return {
+        name: torch.zeros_like(w) if h is None else (w.detach() * h)
+        for name, w, h in zip(probe.scored, weights, hg)
+    }
+
+
+def fisher_terms(probe) -> list[tuple[torch.Tensor, int]]:
+    """Per Conv2d/Linear call: (F_k, fan_in), F_k = ½ mean_n (Σ_positions a·∂L/∂a)² for its
+    output channels k, a the layer's output (before any norm), batch-statistics BN."""
+    model = probe_copy(probe.model, probe.dtype)
+    calls: list[tuple[nn.Module, torch.Tensor]] = []
+    handles = [
+        m.register_forward_hook(lambda module, inputs, output: calls.append((module, output)))
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        loss = sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
+    finally:
+        for h in handles:
+            h.remove()
+    grads = torch.autograd.grad(loss, [a for _, a in calls], allow_unused=True)
+    terms = []
+    for (module, a), g in zip(calls, grads):
+        n = a.shape[0]
+        if g is None:
+            s = a.new_zeros(n, 1)
+        elif isinstance(module, nn.Conv2d):  # channels second, positions after
+            s = (a * g).reshape(n, a.shape[1], -1).sum(2)
+        else:  # Linear: features last
+            s = (a * g).reshape(n, -1, a.shape[-1]).sum(1)
+        terms.append((0.5 * s.detach().square().mean(0), module.weight[0].numel()))
+    return terms
+
+
+def multiply_accumulates(probe) -> float:
+    """Multiply-accumulates of every Conv2d and Linear for one input of the probe's shape."""
+    model = copy.deepcopy(probe.model).eval()
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        per_output = module.weight[0].numel()  # (in/groups)·kh·kw, or in_features
+        total += output.numel() * per_output
+
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        with torch.no_grad():
+            forward_checked(model, probe.batch.x[:1].to(next(model.parameters()).dtype))
+    finally:
+        for h in handles:
+            h.remove()
+    return float(total)

@@ -15,7 +15,15 @@ import torch
 from torch import nn
 
 from ..errors import GradnasError, unknown_choice
-from .batch import batch_gradients, relu_kernel, synflow_saliency
+from .batch import (
+    batch_gradients,
+    fisher_terms,
+    grasp_products,
+    input_jacobian,
+    multiply_accumulates,
+    relu_kernel,
+    synflow_saliency,
+)
 from .persample import (
     DEFAULT_BLOCK_BYTES,
     Block,
@@ -152,6 +160,10 @@ DIRECT = {
     "batch_grads": batch_gradients,
     "relu_kernel": relu_kernel,
     "synflow_saliency": synflow_saliency,
+    "input_jacobian": input_jacobian,
+    "grasp_products": grasp_products,
+    "fisher_terms": fisher_terms,
+    "macs": multiply_accumulates,
 }
 
 

@@ -28,3 +28,16 @@ def synflow(probe) -> float:
 
     Computed in float64 (it overflows float32 on deep networks); Tanaka et al. 2020."""
     return sum(float(s.sum()) for s in probe["synflow_saliency"].values())
+
+
+@proxy("grasp", ingredients=["grasp_products"], batch_size=64, paper="GraSP (Wang et al., ICLR 2020)")
+def grasp(probe) -> float:
+    """Σ −W ⊙ Hg, g = ∂L/∂W and H the Hessian of the batch loss (a double backward, no matrix)."""
+    return -sum(float(p.sum()) for p in probe["grasp_products"].values())
+
+
+@proxy("fisher", ingredients=["fisher_terms"], batch_size=64, paper="Turner et al., ICLR 2020")
+def fisher(probe) -> float:
+    """Σ over Conv2d/Linear layers and output channels of F_k · fan_in, F_k = ½ mean_n s_nk²,
+    s_nk = Σ_positions a·∂L/∂a of the layer's output a (SPEC §3)."""
+    return sum(float(f.sum()) * fan_in for f, fan_in in probe["fisher_terms"])
