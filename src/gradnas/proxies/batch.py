@@ -79,11 +79,12 @@ def synflow_saliency(probe) -> dict[str, torch.Tensor]:
 
 
 def input_jacobian(probe) -> torch.Tensor:
-    """Per sample: ∂(Σ_c logit_c)/∂x_i flattened, (n, C·H·W) in float64 (batch-statistics BN)."""
-    model = probe_copy(probe.model, torch.float64)
-    x = probe.batch.x.to(torch.float64).requires_grad_(True)
+    """Per sample: ∂(Σ_c logit_c)/∂x_i flattened, (n, C·H·W), batch-statistics BN; computed in
+    the probe's dtype, returned in float64 for the fragile correlation and eigen steps."""
+    model = probe_copy(probe.model, probe.dtype)
+    x = probe.batch.x.to(probe.dtype).requires_grad_(True)
     (grad,) = torch.autograd.grad(forward_checked(model, x).sum(), x)
-    return grad.reshape(probe.n, -1)
+    return grad.reshape(probe.n, -1).to(torch.float64)
 
 
 def grasp_products(probe) -> dict[str, torch.Tensor]:
