@@ -11,7 +11,7 @@ import copy
 import torch
 from torch import nn
 
-from .persample import forward_checked, probe_copy, sample_losses
+from .persample import forward_checked, hooked, probe_copy, sample_losses
 
 
 def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -43,13 +43,8 @@ def relu_kernel(probe) -> torch.Tensor:
         # agreements = both on + both off = 2·ccᵀ + D − r_i − r_j, with r the number of units on
         kernel.add_(2 * (c @ c.T).to(torch.float64) + c.shape[1] - on[:, None] - on[None, :])
 
-    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            forward_checked(model, probe.batch.x.to(probe.dtype))
-    finally:
-        for h in handles:
-            h.remove()
+    with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], hook, pre=True), torch.no_grad():
+        forward_checked(model, probe.batch.x.to(probe.dtype))
     return kernel
 
 
@@ -110,16 +105,9 @@ def fisher_terms(probe) -> list[tuple[torch.Tensor, int]]:
     output channels k, a the layer's output (before any norm), batch-statistics BN."""
     model = probe_copy(probe.model, probe.dtype)
     calls: list[tuple[nn.Module, torch.Tensor]] = []
-    handles = [
-        m.register_forward_hook(lambda module, inputs, output: calls.append((module, output)))
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    try:
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with hooked(layers, lambda module, inputs, output: calls.append((module, output))):
         loss = sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
-    finally:
-        for h in handles:
-            h.remove()
     grads = torch.autograd.grad(loss, [a for _, a in calls], allow_unused=True)
     terms = []
     for (module, a), g in zip(calls, grads):
@@ -144,13 +132,7 @@ def multiply_accumulates(probe) -> float:
         per_output = module.weight[0].numel()  # (in/groups)·kh·kw, or in_features
         total += output.numel() * per_output
 
-    handles = [
-        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    try:
-        with torch.no_grad():
-            forward_checked(model, probe.batch.x[:1].to(next(model.parameters()).dtype))
-    finally:
-        for h in handles:
-            h.remove()
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with hooked(layers, hook), torch.no_grad():
+        forward_checked(model, probe.batch.x[:1].to(next(model.parameters()).dtype))
     return float(total)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -66,6 +67,17 @@ def forward_checked(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise GradnasError(f"the model cannot take a probe batch of shape {tuple(x.shape)}: {first}") from err
+
+
+@contextmanager
+def hooked(modules, hook, *, pre: bool = False) -> Iterator[None]:
+    """Forward hooks (or pre-hooks) on `modules` for the duration of a `with` block."""
+    handles = [m.register_forward_pre_hook(hook) if pre else m.register_forward_hook(hook) for m in modules]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def sample_losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -170,13 +182,9 @@ def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y:
     def hook(module, inputs, output):
         calls.append(_Call(module, inputs[0].detach(), output, output._version))
 
-    handles = [m.register_forward_hook(hook) for m in modules]
-    try:
+    with hooked(modules, hook):
         x = x.detach().requires_grad_(True)  # so the graph reaches every layer's output
         loss = sample_losses(forward_checked(model, x), y).sum()
-    finally:
-        for h in handles:
-            h.remove()
     for call in calls:
         if call.out._version != call.version:
             raise UnsupportedModel(f"{type(call.module).__name__} output modified in place")
