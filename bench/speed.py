@@ -45,6 +45,7 @@ from torch import nn
 from gradnas.data import probe_batch
 from gradnas.proxies import SEED_PROXIES, score
 from gradnas.proxies.persample import loop_blocks, probe_copy, scored_parameter_names
+from gradnas.run.tasks import build_model
 from gradnas.spaces import get_space
 
 # Timed stages, in column order; ratios are taken against "batched".
@@ -200,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = [key for key in STAGES if key != "loop9" or args.with_loop_proxies]
 
     def build(arch) -> nn.Module:
-        torch.manual_seed(args.seed)
-        return space.build(arch, batch.num_classes, batch.input_shape)
+        return build_model("nb201", str(arch), batch, args.seed)
 
     warm = argparse.Namespace(**{**vars(args), "repeats": 1})
     start = time.perf_counter()

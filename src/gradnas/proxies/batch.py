@@ -11,16 +11,25 @@ import copy
 import torch
 from torch import nn
 
-from .persample import forward_checked, hooked, probe_copy, sample_losses
+from .persample import forward_checked, hooked, probe_copy, replace_batchnorm, sample_losses
+
+
+def _scored_weights(model: nn.Module, probe) -> list[torch.Tensor]:
+    params = dict(model.named_parameters())
+    return [params[n] for n in probe.scored]
+
+
+def _batch_loss(model: nn.Module, probe) -> torch.Tensor:
+    """Mean cross-entropy of the whole probe batch through `model` (batch-statistics BN)."""
+    return sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
 
 
 def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per scored layer: (weight, ∂L/∂weight) for the mean cross-entropy of the whole batch;
     a gradient that is None counts as zeros."""
     model = probe_copy(probe.model, probe.dtype)
-    params = dict(model.named_parameters())
-    weights = [params[n] for n in probe.scored]
-    loss = sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
+    weights = _scored_weights(model, probe)
+    loss = _batch_loss(model, probe)
     grads = torch.autograd.grad(loss, weights, allow_unused=True)
     return {
         name: (w.detach(), torch.zeros_like(w) if g is None else g.detach())
@@ -48,23 +57,15 @@ def relu_kernel(probe) -> torch.Tensor:
     return kernel
 
 
-def _without_batchnorm(model: nn.Module) -> None:
-    for parent in model.modules():
-        for name, child in parent.named_children():
-            if isinstance(child, nn.modules.batchnorm._BatchNorm):
-                setattr(parent, name, nn.Identity())
-
-
 def synflow_saliency(probe) -> dict[str, torch.Tensor]:
     """Per scored layer: |W ⊙ ∂R/∂W| with R = Σ outputs of a float64 copy whose parameters and
     buffers are replaced by their absolute values, BatchNorm removed, on an input of ones."""
     model = copy.deepcopy(probe.model).to(torch.float64).eval()
-    _without_batchnorm(model)
+    replace_batchnorm(model, lambda bn: nn.Identity())
     with torch.no_grad():
         for tensor in [*model.parameters(), *model.buffers()]:
             tensor.abs_()
-    params = dict(model.named_parameters())
-    weights = [params[n].requires_grad_(True) for n in probe.scored]
+    weights = [w.requires_grad_(True) for w in _scored_weights(model, probe)]
     ones = torch.ones(1, *probe.batch.x.shape[1:], dtype=torch.float64)
     grads = torch.autograd.grad(forward_checked(model, ones).sum(), weights, allow_unused=True)
     return {
@@ -85,10 +86,8 @@ def input_jacobian(probe) -> torch.Tensor:
 def grasp_products(probe) -> dict[str, torch.Tensor]:
     """Per scored layer: W ⊙ Hg, with g = ∂L/∂W (detached) and Hg = ∂(Σ g·∂L/∂W)/∂W."""
     model = probe_copy(probe.model, probe.dtype)
-    params = dict(model.named_parameters())
-    weights = [params[n] for n in probe.scored]
-    loss = sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
-    grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    weights = _scored_weights(model, probe)
+    grads = torch.autograd.grad(_batch_loss(model, probe), weights, create_graph=True, allow_unused=True)
     live = [(w, g) for w, g in zip(weights, grads) if g is not None]
     if not live or not any(g.requires_grad for _, g in live):
         return {n: torch.zeros_like(w) for n, w in zip(probe.scored, weights)}
@@ -107,7 +106,7 @@ def fisher_terms(probe) -> list[tuple[torch.Tensor, int]]:
     calls: list[tuple[nn.Module, torch.Tensor]] = []
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     with hooked(layers, lambda module, inputs, output: calls.append((module, output))):
-        loss = sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
+        loss = _batch_loss(model, probe)
     grads = torch.autograd.grad(loss, [a for _, a in calls], allow_unused=True)
     terms = []
     for (module, a), g in zip(calls, grads):

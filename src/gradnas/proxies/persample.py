@@ -131,13 +131,19 @@ class SampleNorm(nn.Module):
         return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
 
 
-def _swap_batchnorm(model: nn.Module) -> None:
+def replace_batchnorm(model: nn.Module, make) -> None:
+    """Replace every BatchNorm child of `model` by `make(bn)`, in place."""
     for parent in model.modules():
         for child_name, child in parent.named_children():
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
-                setattr(parent, child_name, SampleNorm(child))
-            elif getattr(child, "inplace", False) is True:
-                child.inplace = False  # keep every recorded layer output intact for autograd
+                setattr(parent, child_name, make(child))
+
+
+def _swap_batchnorm(model: nn.Module) -> None:
+    replace_batchnorm(model, SampleNorm)
+    for module in model.modules():
+        if getattr(module, "inplace", False) is True:
+            module.inplace = False  # keep every recorded layer output intact for autograd
 
 
 @dataclass
