@@ -1,7 +1,7 @@
 """gradnas: gradient-based neural architecture search.
 
-    import gradnas
-    scores = gradnas.score(model, batch, ["gradsign", "gradalign_1"])  # any nn.Module classifier
+import gradnas
+scores = gradnas.score(model, batch, ["gradsign", "gradalign_1"])  # any nn.Module classifier
 """
 
 from .api import rank, sample_archs
@@ -15,6 +15,16 @@ from .spaces import get_space
 __version__ = "0.1.0"
 
 __all__ = [
-    "PROXIES", "SEED_PROXIES", "GradnasError", "ProbeBatch", "ProbeSpec", "Score", "get_space",
-    "load_benchmark", "probe_batch", "rank", "sample_archs", "score",
+    "PROXIES",
+    "SEED_PROXIES",
+    "GradnasError",
+    "ProbeBatch",
+    "ProbeSpec",
+    "Score",
+    "get_space",
+    "load_benchmark",
+    "probe_batch",
+    "rank",
+    "sample_archs",
+    "score",
 ]

@@ -113,7 +113,12 @@ def _print_report(paths: dict[str, Path]) -> None:
 
 def _cmd_correlate(args) -> None:
     study = correlate.Study(
-        tuple(args.proxies), args.space, args.benchmark, args.target, args.archs, _spec(args),
+        tuple(args.proxies),
+        args.space,
+        args.benchmark,
+        args.target,
+        args.archs,
+        _spec(args),
         ensembles=tuple(args.ensemble),
     )
     _print_report(
@@ -137,8 +142,10 @@ def _cmd_proxies(args) -> None:
         direction = "higher" if info.higher_is_better else "lower"
         needs = "labels" if info.needs_labels else "no labels"
         inputs = ",".join(info.ingredients) or "model only"
-        print(f"{info.name:<25} {direction}-is-better  batch {info.batch_size:<4} {needs:<9} "
-              f"v{info.version}  [{inputs}]  {info.paper}\n    {info.summary}")
+        print(
+            f"{info.name:<25} {direction}-is-better  batch {info.batch_size:<4} {needs:<9} "
+            f"v{info.version}  [{inputs}]  {info.paper}\n    {info.summary}"
+        )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -181,8 +188,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--benchmark", default="nb201", help="'nb201' or a table file with an arch column")
     p.add_argument("--target", default=None, help="benchmark dataset column (default: the probe dataset)")
-    p.add_argument("--ensemble", action="append", default=[], metavar="ensemble:A+B[*W]",
-                   help="also rank by the mean rank percentile of these proxies (repeatable)")
+    p.add_argument(
+        "--ensemble",
+        action="append",
+        default=[],
+        metavar="ensemble:A+B[*W]",
+        help="also rank by the mean rank percentile of these proxies (repeatable)",
+    )
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--ray", action="store_true", help="run the tasks on Ray (pip install 'gradnas[ray]')")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local instance)")

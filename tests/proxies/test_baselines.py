@@ -5,26 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from tiny_nets import batch, fixed_linear
 from torch import nn
 
 from gradnas.data import ProbeBatch
 from gradnas.proxies import score
 from gradnas.spaces import NB201Arch, get_space
-
-
-def fixed_linear(*weights) -> nn.Sequential:
-    layers = [nn.Flatten()]
-    for w in weights:
-        w = torch.tensor(w, dtype=torch.float64)
-        layer = nn.Linear(w.shape[1], w.shape[0], bias=False).double()
-        layer.weight.data.copy_(w)
-        layers.append(layer)
-    return nn.Sequential(*layers)
-
-
-def batch(x, y, classes=2) -> ProbeBatch:
-    x = torch.tensor(x, dtype=torch.float64)
-    return ProbeBatch(x.reshape(len(x), -1, 1, 1), torch.tensor(y), classes)
 
 
 def test_grad_norm_and_snip_match_the_closed_form_softmax_gradient():
@@ -77,8 +63,11 @@ def test_params_and_degenerate_all_none_cells():
 
 
 def test_baselines_leave_the_callers_model_untouched():
-    model = get_space("nb201").build(NB201Arch.from_ops(["nor_conv_3x3", "skip_connect", "nor_conv_1x1",
-                                                         "avg_pool_3x3", "nor_conv_3x3", "none"]))
+    model = get_space("nb201").build(
+        NB201Arch.from_ops(
+            ["nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "nor_conv_3x3", "none"]
+        )
+    )
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     probe = ProbeBatch(x, torch.arange(16) % 10, 10)

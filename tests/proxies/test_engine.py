@@ -69,9 +69,15 @@ def test_unusual_convolutions_match_loop(monkeypatch, threshold):
     monkeypatch.setattr(persample, "GROUPED_CONV_MIN_POSITIONS", threshold)
     torch.manual_seed(1)
     model = nn.Sequential(
-        nn.Conv2d(3, 8, (3, 5), stride=2, padding=(1, 2)), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
-        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=2), nn.ReLU(),
-        nn.Conv2d(8, 6, 3, stride=(2, 1)), nn.BatchNorm2d(6), nn.Flatten(), nn.Linear(6 * 4 * 7, 5),
+        nn.Conv2d(3, 8, (3, 5), stride=2, padding=(1, 2)),
+        nn.BatchNorm2d(8),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=2),
+        nn.ReLU(),
+        nn.Conv2d(8, 6, 3, stride=(2, 1)),
+        nn.BatchNorm2d(6),
+        nn.Flatten(),
+        nn.Linear(6 * 4 * 7, 5),
     )
     b = batch(n=5, shape=(3, 20, 18), classes=5)
     names = [n for n, _ in model.named_parameters()]

@@ -161,10 +161,15 @@ def test_gradalign_readings_on_a_hand_built_set():
     all_logdet = torch.linalg.slogdet(unit @ unit.T + eps * torch.eye(4, dtype=torch.float64))[1]
     assert value("gradalign_2_all", probe) == pytest.approx(-float(all_logdet), rel=1e-9)
     sign_unit = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # class 0 sign cosines; class 1 all ones
-    expected_sign = -(
-        float(torch.logdet(sign_unit.double() + eps * torch.eye(2, dtype=torch.float64)))
-        + float(torch.logdet(torch.ones(2, 2, dtype=torch.float64) + eps * torch.eye(2, dtype=torch.float64)))
-    ) / 2
+    expected_sign = (
+        -(
+            float(torch.logdet(sign_unit.double() + eps * torch.eye(2, dtype=torch.float64)))
+            + float(
+                torch.logdet(torch.ones(2, 2, dtype=torch.float64) + eps * torch.eye(2, dtype=torch.float64))
+            )
+        )
+        / 2
+    )
     assert value("gradalign_2_sign", probe) == pytest.approx(expected_sign, rel=1e-9)
     # the "diverse" readings are the same log-dets with the orientation reversed
     assert value("gradalign_2_sign_diverse", probe) == pytest.approx(-expected_sign, rel=1e-9)

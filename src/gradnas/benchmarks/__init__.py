@@ -25,5 +25,7 @@ def load_benchmark(
         return loader(data_dir=data_dir)
     if Path(key).is_file():
         return TableBenchmark.from_file(key)
-    raise GradnasError(f"unknown benchmark {key!r}: valid names are {', '.join(sorted(BENCHMARKS))}, "
-                       "or give the path of an existing .csv, .csv.gz or .parquet table")
+    raise GradnasError(
+        f"unknown benchmark {key!r}: valid names are {', '.join(sorted(BENCHMARKS))}, "
+        "or give the path of an existing .csv, .csv.gz or .parquet table"
+    )

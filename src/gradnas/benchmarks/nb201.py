@@ -33,6 +33,7 @@ def load_nb201(
     bench = TableBenchmark.from_file(path, name="nb201", description=NB201_DESCRIPTION)
     missing = [d for d in NB201_DATASETS if d not in bench.datasets]
     if missing:
-        raise GradnasError(f"{os.fspath(path)!r} is not the NB201 table: it lacks the columns "
-                           f"{', '.join(missing)}")
+        raise GradnasError(
+            f"{os.fspath(path)!r} is not the NB201 table: it lacks the columns {', '.join(missing)}"
+        )
     return bench

@@ -38,9 +38,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     lower = path.name.lower()
     if not lower.endswith(TABLE_SUFFIXES):
-        raise GradnasError(
-            f"benchmark table {str(path)!r} must end in one of {', '.join(TABLE_SUFFIXES)}"
-        )
+        raise GradnasError(f"benchmark table {str(path)!r} must end in one of {', '.join(TABLE_SUFFIXES)}")
     if not path.is_file():
         raise GradnasError(f"benchmark table {str(path)!r} does not exist")
     try:
@@ -63,8 +61,7 @@ def _check_archs(frame: pd.DataFrame, name: str) -> list[str]:
     """The stripped arch strings of ``frame``; GradnasError if missing, empty or duplicated."""
     where = f"benchmark table {name!r}"
     if ARCH_COLUMN not in frame.columns:
-        raise GradnasError(f"{where} has no {ARCH_COLUMN!r} column; columns: "
-                           f"{', '.join(frame.columns)}")
+        raise GradnasError(f"{where} has no {ARCH_COLUMN!r} column; columns: {', '.join(frame.columns)}")
     column = frame[ARCH_COLUMN]
     if len(column) == 0:
         raise GradnasError(f"{where} has no rows")
@@ -98,8 +95,11 @@ class TableBenchmark:
         self._archs = _check_archs(frame, name)
         self._rows = {arch: i for i, arch in enumerate(self._archs)}
         values = [c for c in frame.columns if c != ARCH_COLUMN]
-        bad = [c for c in values if pd.api.types.is_bool_dtype(frame[c])
-               or not pd.api.types.is_numeric_dtype(frame[c])]
+        bad = [
+            c
+            for c in values
+            if pd.api.types.is_bool_dtype(frame[c]) or not pd.api.types.is_numeric_dtype(frame[c])
+        ]
         if bad:
             raise GradnasError(f"benchmark table {name!r} has non-numeric columns: {', '.join(bad)}")
         cost_of = {c: c[: -len(s)] for c in values for s in COST_SUFFIXES if c.endswith(s)}
@@ -110,8 +110,10 @@ class TableBenchmark:
         self._costs: dict[str, np.ndarray] = {}
         for column, dataset in cost_of.items():
             if dataset not in self._values:
-                raise GradnasError(f"cost column {column!r} of benchmark table {name!r} matches no "
-                                   f"dataset column; datasets: {', '.join(self.datasets)}")
+                raise GradnasError(
+                    f"cost column {column!r} of benchmark table {name!r} matches no "
+                    f"dataset column; datasets: {', '.join(self.datasets)}"
+                )
             if dataset in self._costs:
                 raise GradnasError(f"benchmark table {name!r} has two cost columns for {dataset!r}")
             self._costs[dataset] = frame[column].to_numpy(np.float64)
@@ -119,8 +121,10 @@ class TableBenchmark:
         for dataset in self.datasets:
             other = self._aliases.setdefault(_normalize(dataset), dataset)
             if other != dataset:
-                raise GradnasError(f"benchmark table {name!r} has dataset columns {other!r} and "
-                                   f"{dataset!r} that differ only in case or punctuation")
+                raise GradnasError(
+                    f"benchmark table {name!r} has dataset columns {other!r} and "
+                    f"{dataset!r} that differ only in case or punctuation"
+                )
 
     @classmethod
     def from_file(
@@ -141,8 +145,10 @@ class TableBenchmark:
         return str(arch).strip() in self._rows
 
     def __repr__(self) -> str:
-        return (f"TableBenchmark(name={self.name!r}, archs={len(self)}, "
-                f"datasets={self.datasets}, metrics={self.metrics})")
+        return (
+            f"TableBenchmark(name={self.name!r}, archs={len(self)}, "
+            f"datasets={self.datasets}, metrics={self.metrics})"
+        )
 
     def archs(self) -> list[str]:
         """Every architecture string, in table order (a fresh list the caller may change)."""
@@ -161,8 +167,10 @@ class TableBenchmark:
         key = str(arch).strip()
         row = self._rows.get(key)
         if row is None:
-            raise GradnasError(f"architecture {key!r} is not in benchmark {self.name!r} "
-                               f"({len(self)} archs); expected the format {self._archs[0]!r}")
+            raise GradnasError(
+                f"architecture {key!r} is not in benchmark {self.name!r} "
+                f"({len(self)} archs); expected the format {self._archs[0]!r}"
+            )
         return row
 
     def _check_metric(self, metric: str) -> None:
@@ -175,9 +183,7 @@ class TableBenchmark:
         values = self._values[self.dataset(dataset)]
         return float(values[self._row(arch)])
 
-    def query_many(
-        self, archs: Iterable[object], dataset: str, metric: str = "test_accuracy"
-    ) -> np.ndarray:
+    def query_many(self, archs: Iterable[object], dataset: str, metric: str = "test_accuracy") -> np.ndarray:
         """``query`` for many archs at once, as a float64 array in the order given."""
         self._check_metric(metric)
         values = self._values[self.dataset(dataset)]
@@ -185,9 +191,11 @@ class TableBenchmark:
         rows = np.fromiter((self._rows.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         missing = np.flatnonzero(rows < 0)
         if missing.size:
-            raise GradnasError(f"{missing.size} of {len(keys)} architectures are not in benchmark "
-                               f"{self.name!r}, e.g. {keys[missing[0]]!r}; expected the format "
-                               f"{self._archs[0]!r}")
+            raise GradnasError(
+                f"{missing.size} of {len(keys)} architectures are not in benchmark "
+                f"{self.name!r}, e.g. {keys[missing[0]]!r}; expected the format "
+                f"{self._archs[0]!r}"
+            )
         return values[rows]
 
     def cost(self, arch: object, dataset: str) -> float | None:

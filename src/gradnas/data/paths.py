@@ -83,5 +83,4 @@ def find_data_file(name: str | os.PathLike, data_dir: str | os.PathLike | None =
         if path.is_file():
             return path
     looked = ", ".join(repr(str(d / rel)) for d in dirs)
-    raise GradnasError(f"data file {str(name)!r} not found; looked in {looked} from {source}; "
-                       f"{_HOW_TO}")
+    raise GradnasError(f"data file {str(name)!r} not found; looked in {looked} from {source}; {_HOW_TO}")

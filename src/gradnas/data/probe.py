@@ -41,23 +41,27 @@ class ProbeBatch:
     def __post_init__(self) -> None:
         x, y = self.x, self.y
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or not x.is_floating_point():
-            raise GradnasError(f"probe x must be a floating (n,C,H,W) tensor, got "
-                               f"{getattr(x, 'dtype', type(x).__name__)} "
-                               f"{tuple(getattr(x, 'shape', ()))}")
+            raise GradnasError(
+                f"probe x must be a floating (n,C,H,W) tensor, got "
+                f"{getattr(x, 'dtype', type(x).__name__)} "
+                f"{tuple(getattr(x, 'shape', ()))}"
+            )
         if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.dtype != torch.int64:
-            raise GradnasError(f"probe y must be a 1-D int64 tensor, got "
-                               f"{getattr(y, 'dtype', type(y).__name__)} "
-                               f"{tuple(getattr(y, 'shape', ()))}")
+            raise GradnasError(
+                f"probe y must be a 1-D int64 tensor, got "
+                f"{getattr(y, 'dtype', type(y).__name__)} "
+                f"{tuple(getattr(y, 'shape', ()))}"
+            )
         if y.shape[0] != x.shape[0]:
             raise GradnasError(f"probe x has {x.shape[0]} samples but y has {y.shape[0]}")
         if int(self.num_classes) < 1:
             raise GradnasError(f"num_classes must be >= 1, got {self.num_classes}")
         if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-            raise GradnasError(f"probe labels must lie in [0, {self.num_classes}), got "
-                               f"[{int(y.min())}, {int(y.max())}]")
+            raise GradnasError(
+                f"probe labels must lie in [0, {self.num_classes}), got [{int(y.min())}, {int(y.max())}]"
+            )
         if self.mode not in MODES:
-            raise GradnasError(f"probe mode must be one of {', '.join(MODES)}, got "
-                               f"{self.mode!r}")
+            raise GradnasError(f"probe mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.indices and len(self.indices) != x.shape[0]:
             raise GradnasError(f"probe has {x.shape[0]} samples but {len(self.indices)} indices")
 
@@ -69,8 +73,7 @@ class ProbeBatch:
         """(C, H, W) of one sample."""
         return tuple(int(s) for s in self.x.shape[1:])  # type: ignore[return-value]
 
-    def to(self, dtype: torch.dtype | None = None,
-           device: torch.device | str | None = None) -> ProbeBatch:
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ProbeBatch:
         """A copy with ``x`` cast (e.g. to float64 for engine comparisons) and/or moved."""
         if dtype is not None and not dtype.is_floating_point:
             raise GradnasError(f"probe x must stay floating point, not {dtype}")
@@ -89,8 +92,7 @@ def _source_label(source: ImageSet) -> str:
     return f"{source.name!r}" + (f" ({source.variant})" if source.variant else "")
 
 
-def draw_batch(source: ImageSet, batch_size: int, seed: int,
-               per_class: int | None = None) -> ProbeBatch:
+def draw_batch(source: ImageSet, batch_size: int, seed: int, per_class: int | None = None) -> ProbeBatch:
     """Draw a probe batch from ``source`` deterministically from ``seed``.
 
     Uniform (``per_class=None``): ``default_rng(seed).choice(N, batch_size, replace=False)``;
@@ -106,8 +108,7 @@ def draw_batch(source: ImageSet, batch_size: int, seed: int,
     rng = np.random.default_rng(int(seed))
     if per_class is None:
         if batch_size > n:
-            raise GradnasError(f"batch_size {batch_size} exceeds the {n} samples of "
-                               f"{_source_label(source)}")
+            raise GradnasError(f"batch_size {batch_size} exceeds the {n} samples of {_source_label(source)}")
         idx = rng.choice(n, batch_size, replace=False)
         mode = "uniform"
     else:
@@ -121,10 +122,10 @@ def draw_batch(source: ImageSet, batch_size: int, seed: int,
             raise GradnasError(
                 f"balanced batch {batch_size} = {n_cls} classes x {k} needs {n_cls} classes "
                 f"with >= {k} samples; {_source_label(source)} has {len(eligible)} such "
-                f"classes (of {int((counts > 0).sum())} present)")
+                f"classes (of {int((counts > 0).sum())} present)"
+            )
         classes = rng.choice(eligible, n_cls, replace=False)
-        idx = np.concatenate([rng.choice(np.flatnonzero(source.y == c), k, replace=False)
-                              for c in classes])
+        idx = np.concatenate([rng.choice(np.flatnonzero(source.y == c), k, replace=False) for c in classes])
         mode = "balanced"
     idx = idx.astype(np.int64)
     return ProbeBatch(
@@ -139,9 +140,14 @@ def draw_batch(source: ImageSet, batch_size: int, seed: int,
     )
 
 
-def probe_batch(dataset: str, batch_size: int = 128, seed: int = 0,
-                per_class: int | None = None, data_dir: str | os.PathLike | None = None,
-                **options) -> ProbeBatch:
+def probe_batch(
+    dataset: str,
+    batch_size: int = 128,
+    seed: int = 0,
+    per_class: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    **options,
+) -> ProbeBatch:
     """Load ``dataset`` (with ``options``, see :func:`load_dataset`) and draw a batch from it."""
     source = load_dataset(dataset, data_dir=data_dir, **options)
     return draw_batch(source, batch_size, seed, per_class=per_class)

@@ -53,23 +53,29 @@ class ImageSet:
     def __post_init__(self) -> None:
         x, y = self.x, self.y
         if not isinstance(x, np.ndarray) or x.ndim != 4:
-            raise GradnasError(f"{self.name}: x must be a 4-D (N,H,W,C) array, got "
-                               f"{getattr(x, 'shape', type(x).__name__)}")
+            raise GradnasError(
+                f"{self.name}: x must be a 4-D (N,H,W,C) array, got {getattr(x, 'shape', type(x).__name__)}"
+            )
         if x.dtype not in (np.uint8, np.float32):
             raise GradnasError(f"{self.name}: x must be uint8 or float32, got {x.dtype}")
         if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.shape != (x.shape[0],):
-            raise GradnasError(f"{self.name}: y must be int64 of shape ({x.shape[0]},), got "
-                               f"{getattr(y, 'dtype', type(y).__name__)} "
-                               f"{getattr(y, 'shape', '')}")
+            raise GradnasError(
+                f"{self.name}: y must be int64 of shape ({x.shape[0]},), got "
+                f"{getattr(y, 'dtype', type(y).__name__)} "
+                f"{getattr(y, 'shape', '')}"
+            )
         if int(self.num_classes) < 1:
             raise GradnasError(f"{self.name}: num_classes must be >= 1, got {self.num_classes}")
         if y.size and (y.min() < 0 or y.max() >= self.num_classes):
-            raise GradnasError(f"{self.name}: labels must lie in [0, {self.num_classes}), got "
-                               f"[{y.min()}, {y.max()}]")
+            raise GradnasError(
+                f"{self.name}: labels must lie in [0, {self.num_classes}), got [{y.min()}, {y.max()}]"
+            )
         c = x.shape[3]
         if len(self.mean) != c or len(self.std) != c:
-            raise GradnasError(f"{self.name}: mean/std need {c} values (one per channel), got "
-                               f"{len(self.mean)}/{len(self.std)}")
+            raise GradnasError(
+                f"{self.name}: mean/std need {c} values (one per channel), got "
+                f"{len(self.mean)}/{len(self.std)}"
+            )
         if any(not s > 0 for s in self.std):
             raise GradnasError(f"{self.name}: std must be positive, got {self.std}")
 
@@ -111,15 +117,19 @@ def _read_npz(path: Path, specs: dict[str, tuple[np.dtype, tuple[int | None, ...
             out = {}
             for key, (dtype, shape) in specs.items():
                 if key not in npz.files:
-                    raise GradnasError(f"{path}: missing array {key!r} (has: "
-                                       f"{', '.join(npz.files) or 'nothing'})")
+                    raise GradnasError(
+                        f"{path}: missing array {key!r} (has: {', '.join(npz.files) or 'nothing'})"
+                    )
                 arr = npz[key]
                 ok_shape = arr.ndim == len(shape) and all(
-                    s is None or s == a for s, a in zip(shape, arr.shape, strict=True))
+                    s is None or s == a for s, a in zip(shape, arr.shape, strict=True)
+                )
                 if arr.dtype != dtype or not ok_shape:
                     want = tuple("N" if s is None else s for s in shape)
-                    raise GradnasError(f"{path}: array {key!r} should be {np.dtype(dtype)} "
-                                       f"{want}, got {arr.dtype} {arr.shape}")
+                    raise GradnasError(
+                        f"{path}: array {key!r} should be {np.dtype(dtype)} "
+                        f"{want}, got {arr.dtype} {arr.shape}"
+                    )
                 out[key] = arr
             return out
     except GradnasError:
@@ -137,8 +147,9 @@ _IMG = (np.dtype(np.uint8), (None, 32, 32, 3))
 _LBL = (np.dtype(np.int64), (None,))
 
 
-def load_cifar10(data_dir: str | os.PathLike | None = None, *, split: str = "train",
-                 exact: bool = True) -> ImageSet:
+def load_cifar10(
+    data_dir: str | os.PathLike | None = None, *, split: str = "train", exact: bool = True
+) -> ImageSet:
     """CIFAR-10 images from the shared npz files.
 
     ``exact=True`` (default) gives only the bit-exact prefix (1102 train / 1017 test images);
@@ -155,8 +166,9 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, *, split: str = "tra
         raise GradnasError(f"{path}: {len(y)} labels for {len(x)} images")
     y = np.ascontiguousarray(y[: len(x)])
     _labels_in_range(path, y, 10)
-    return ImageSet("cifar10", x, y, 10, CIFAR10_MEAN, CIFAR10_STD,
-                    variant=f"{split}-{'exact' if exact else 'jpeg'}")
+    return ImageSet(
+        "cifar10", x, y, 10, CIFAR10_MEAN, CIFAR10_STD, variant=f"{split}-{'exact' if exact else 'jpeg'}"
+    )
 
 
 def load_cifar100(data_dir: str | os.PathLike | None = None) -> ImageSet:
@@ -183,9 +195,14 @@ def load_digits(data_dir: str | os.PathLike | None = None) -> ImageSet:
     return ImageSet("digits", x, y, 10, DIGITS_MEAN, DIGITS_STD)
 
 
-def load_synthetic(data_dir: str | os.PathLike | None = None, *, n: int = 512,
-                   shape: Sequence[int] = (3, 32, 32), num_classes: int = 10,
-                   seed: int = 0) -> ImageSet:
+def load_synthetic(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    n: int = 512,
+    shape: Sequence[int] = (3, 32, 32),
+    num_classes: int = 10,
+    seed: int = 0,
+) -> ImageSet:
     """Seeded standard-normal images (``shape`` is C,H,W) with balanced, shuffled labels.
 
     For tests and benchmarks that must not depend on data files. ``data_dir`` is ignored.
@@ -199,8 +216,7 @@ def load_synthetic(data_dir: str | os.PathLike | None = None, *, n: int = 512,
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((int(n), h, w, c), dtype=np.float32)
     y = rng.permutation(np.arange(int(n), dtype=np.int64) % int(num_classes))
-    return ImageSet("synthetic", x, y, int(num_classes), (0.0,) * c, (1.0,) * c,
-                    variant=f"seed{seed}")
+    return ImageSet("synthetic", x, y, int(num_classes), (0.0,) * c, (1.0,) * c, variant=f"seed{seed}")
 
 
 DATASETS: dict[str, Callable[..., ImageSet]] = {
@@ -219,16 +235,17 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options
     allowed = [p for p in inspect.signature(loader).parameters if p != "data_dir"]
     bad = sorted(set(options) - set(allowed))
     if bad:
-        raise GradnasError(f"dataset {name!r} has no option {', '.join(map(repr, bad))}; "
-                           f"valid options: {', '.join(allowed) or 'none'}")
+        raise GradnasError(
+            f"dataset {name!r} has no option {', '.join(map(repr, bad))}; "
+            f"valid options: {', '.join(allowed) or 'none'}"
+        )
     return loader(data_dir, **options)
 
 
 # ---------------------------------------------------------------------- CIFAR binary format
 
 
-def read_cifar_binary(path: str | os.PathLike, label_bytes: int = 1) -> tuple[np.ndarray,
-                                                                                np.ndarray]:
+def read_cifar_binary(path: str | os.PathLike, label_bytes: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Read an official CIFAR binary batch into (x uint8 (N,32,32,3), y int64 (N,)).
 
     Records are ``label_bytes`` label bytes then 3072 pixel bytes stored channel-major
@@ -236,16 +253,17 @@ def read_cifar_binary(path: str | os.PathLike, label_bytes: int = 1) -> tuple[np
     uses 2 (coarse, fine), and the *fine* label is returned.
     """
     if label_bytes not in (1, 2):
-        raise GradnasError(f"label_bytes must be 1 (CIFAR-10) or 2 (CIFAR-100), got "
-                           f"{label_bytes!r}")
+        raise GradnasError(f"label_bytes must be 1 (CIFAR-10) or 2 (CIFAR-100), got {label_bytes!r}")
     p = Path(path)
     if not p.is_file():
         raise GradnasError(f"CIFAR binary file not found: {str(p)!r}")
     raw = np.fromfile(p, dtype=np.uint8)
     record = label_bytes + CIFAR_IMAGE_BYTES
     if raw.size == 0 or raw.size % record:
-        raise GradnasError(f"{p}: size {raw.size} bytes is not a positive multiple of the "
-                           f"{record}-byte record (label_bytes={label_bytes})")
+        raise GradnasError(
+            f"{p}: size {raw.size} bytes is not a positive multiple of the "
+            f"{record}-byte record (label_bytes={label_bytes})"
+        )
     rows = raw.reshape(-1, record)
     y = rows[:, label_bytes - 1].astype(np.int64)
     x = rows[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)

@@ -129,8 +129,12 @@ def top_k_selection(
     uniform = drawn_acc[rows, rng.integers(n, size=draws)]
     oracle = drawn_acc.max(axis=1)
     return SelectionResult(
-        n, draws, int(draws - np.count_nonzero(ok)),
-        *_mean_std(selected[ok]), *_mean_std(oracle[ok]), *_mean_std(uniform[ok]),
+        n,
+        draws,
+        int(draws - np.count_nonzero(ok)),
+        *_mean_std(selected[ok]),
+        *_mean_std(oracle[ok]),
+        *_mean_std(uniform[ok]),
     )
 
 

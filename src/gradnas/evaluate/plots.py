@@ -131,8 +131,16 @@ def scatter_grid(
         ax.grid(True, alpha=0.3, linewidth=0.5)
         if not finite.any():
             ax.set_title(name, fontsize=9)
-            ax.text(0.5, 0.5, f"no finite scores\n({scores.size} non-finite)", ha="center",
-                    va="center", transform=ax.transAxes, fontsize=9, color="0.4")
+            ax.text(
+                0.5,
+                0.5,
+                f"no finite scores\n({scores.size} non-finite)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=9,
+                color="0.4",
+            )
             ax.set_xticks([])
             continue
         ax.scatter(scores[finite], acc[finite], s=6, alpha=0.45, linewidths=0, color="tab:blue")
@@ -151,7 +159,7 @@ def scatter_grid(
         if corr.n_nan:
             stats_line += f" (+{corr.n_nan} nan)"
         ax.set_title(f"{name}\n{stats_line}", fontsize=9)
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(textwrap.fill(title, 110), fontsize=11)
@@ -187,8 +195,14 @@ def correlation_bars(summary: pd.DataFrame, path: str | Path, title: str) -> Pat
         ax.barh(y[ok] + offset, values[ok], height=height, label=label, color=color)
         for yi, value in zip(y + offset, values):
             if math.isfinite(value):
-                ax.text(value + (0.02 if value >= 0 else -0.02), yi, f"{value:+.3f}", va="center",
-                        ha="left" if value >= 0 else "right", fontsize=7)
+                ax.text(
+                    value + (0.02 if value >= 0 else -0.02),
+                    yi,
+                    f"{value:+.3f}",
+                    va="center",
+                    ha="left" if value >= 0 else "right",
+                    fontsize=7,
+                )
             else:
                 ax.text(0.02, yi, "nan", va="center", ha="left", fontsize=7, color="0.4")
     ax.axvline(0.0, color="black", linewidth=0.8)

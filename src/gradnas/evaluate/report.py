@@ -282,8 +282,13 @@ def markdown_table(
         label = _cell(name)
         if _is_false(row.get("higher_is_better", True)):
             label += " (−)"
-        cells = [label, _fmt(row["spearman"]), _fmt(row["kendall"]),
-                 _fmt_count(row["n_used"]), _fmt_count(row["n_nan"])]
+        cells = [
+            label,
+            _fmt(row["spearman"]),
+            _fmt(row["kendall"]),
+            _fmt_count(row["n_used"]),
+            _fmt_count(row["n_nan"]),
+        ]
         for metric in pub_metrics:
             value = pub.get(name, {}).get(metric)
             if value is None:
@@ -329,8 +334,13 @@ def write_report(
     from gradnas.evaluate.plots import correlation_bars, scatter_grid
 
     summary = summarize(
-        frame, proxies, accuracy=accuracy, higher_is_better=higher_is_better,
-        n_candidates=n_candidates, n_draws=n_draws, seed=seed,
+        frame,
+        proxies,
+        accuracy=accuracy,
+        higher_is_better=higher_is_better,
+        n_candidates=n_candidates,
+        n_draws=n_draws,
+        seed=seed,
     )
     table = markdown_table(summary, published=published)  # validates `published` before writing
 
@@ -345,8 +355,14 @@ def write_report(
     }
     frame.to_csv(paths["scores"], index=False)
     summary.to_csv(paths["summary"], index=False)
-    scatter_grid(frame, list(proxies), accuracy, paths["scatter"], f"{title}: proxy score vs {accuracy}",
-                 higher_is_better=higher_is_better)
+    scatter_grid(
+        frame,
+        list(proxies),
+        accuracy,
+        paths["scatter"],
+        f"{title}: proxy score vs {accuracy}",
+        higher_is_better=higher_is_better,
+    )
     correlation_bars(summary, paths["correlations"], f"{title}: rank correlation with {accuracy}")
 
     n_archs = len(frame)
@@ -354,8 +370,7 @@ def write_report(
     text = [
         f"# {title}",
         "",
-        f"{n_archs} architectures on `{dataset}`; ground truth: column `{accuracy}`; "
-        f"{len(summary)} proxies.",
+        f"{n_archs} architectures on `{dataset}`; ground truth: column `{accuracy}`; {len(summary)} proxies.",
         "",
         table.rstrip("\n"),
         "",

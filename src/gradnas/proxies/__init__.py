@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from . import activation, cost, gradalign, gradsign, kernel, saliency  # noqa: F401  (registers proxies)
+from .expressivity import ThinNetwork
 from .probe import Probe
 from .registry import PROXIES, ProxyInfo, Score, evaluate, get_proxies, proxy
 
@@ -30,17 +31,30 @@ def score(
     dtype: torch.dtype = torch.float32,
     engine: str = "auto",
     seed: int = 0,
+    thin: ThinNetwork | None = None,
 ) -> dict[str, Score]:
     """Score any classifier on a probe batch; all requested proxies share one per-sample pass.
 
     `batch` has `x` (n, C, H, W), integer labels `y` (n,) and `num_classes`. `seed` fixes the
-    coordinates sampled by the GT-NAS proxies. The model is not modified.
+    coordinates sampled by the GT-NAS proxies and every random draw; `thin` is the network that
+    `linear_regions` counts on (TE-NAS; without it, the model on the probe batch). The model is not
+    modified.
     """
     infos = get_proxies(proxies)
-    probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed)
+    probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed, thin=thin)
     for info in infos:
         probe.require(*info.ingredients)
     return {info.name: evaluate(info, probe) for info in infos}
 
 
-__all__ = ["PROXIES", "SEED_PROXIES", "Probe", "ProxyInfo", "Score", "get_proxies", "proxy", "score"]
+__all__ = [
+    "PROXIES",
+    "SEED_PROXIES",
+    "Probe",
+    "ThinNetwork",
+    "ProxyInfo",
+    "Score",
+    "get_proxies",
+    "proxy",
+    "score",
+]

@@ -1,4 +1,6 @@
-"""Activation-pattern baselines (SPEC §3)."""
+"""Baselines read from activations, the NTK and the perturbation response (SPEC §3)."""
+
+import math
 
 import torch
 
@@ -40,3 +42,53 @@ def jacob_cov(probe) -> float:
     unit = centered / norms[:, None]
     eigenvalues = torch.linalg.eigvalsh(unit @ unit.T)
     return -float((torch.log(eigenvalues + 1e-5) + 1 / (eigenvalues + 1e-5)).sum())
+
+
+@proxy(
+    "ntk_cond",
+    ingredients=["ntk_gram"],
+    batch_size=64,
+    needs_labels=False,
+    paper="TE-NAS (Chen et al., ICLR 2021)",
+)
+def ntk_cond(probe) -> float:
+    """−λ_max/λ_min of the NTK G Gᵀ (float64, symmetric eigensolver): well-conditioned
+    networks train faster, so a smaller condition number ranks higher (Chen et al. 2021)."""
+    eigenvalues = torch.linalg.eigvalsh(probe["ntk_gram"])
+    smallest, largest = float(eigenvalues[0]), float(eigenvalues[-1])
+    # below this the smallest eigenvalue is rounding noise of the probe-precision gradients
+    if smallest <= largest * probe.n * torch.finfo(probe.dtype).eps:
+        raise Undefined(f"the NTK is singular (eigenvalues {smallest:.3g} to {largest:.3g})")
+    return -largest / smallest
+
+
+@proxy(
+    "linear_regions",
+    ingredients=["region_count"],
+    batch_size=1000,
+    needs_labels=False,
+    paper="TE-NAS (Chen et al., ICLR 2021)",
+)
+def linear_regions(probe) -> float:
+    """Number of distinct ReLU activation patterns over the probe inputs (TE-NAS expressivity).
+
+    Counted on the probe's thin network over 1,000 seeded 3×3 crops when it has one (`gradnas`
+    builds it for NB201: C = 1, N = 1), else on the model over the probe batch, where a full-width
+    network gives nearly every sample its own pattern."""
+    return float(probe["region_count"])
+
+
+@proxy(
+    "zen",
+    ingredients=["zen_terms"],
+    batch_size=64,
+    needs_labels=False,
+    paper="Zen-NAS (Lin et al., ICCV 2021)",
+)
+def zen(probe) -> float:
+    """log Δ + Σ_BN log √mean(running_var): the Gaussian-initialised network's response to a
+    γ = 0.01 input perturbation, rescaled by its BatchNorm variances (Lin et al. 2021)."""
+    delta, bn_log_scale = probe["zen_terms"]
+    if delta <= 0:
+        raise Undefined("the pre-pooling features do not respond to input perturbation (Δ = 0)")
+    return math.log(delta) + bn_log_scale

@@ -24,6 +24,7 @@ from .batch import (
     relu_kernel,
     synflow_saliency,
 )
+from .expressivity import ThinNetwork, ntk_gram, region_count, zen_terms
 from .persample import (
     DEFAULT_BLOCK_BYTES,
     Block,
@@ -164,6 +165,9 @@ DIRECT = {
     "grasp_products": grasp_products,
     "fisher_terms": fisher_terms,
     "macs": multiply_accumulates,
+    "ntk_gram": ntk_gram,
+    "region_count": region_count,
+    "zen_terms": zen_terms,
 }
 
 
@@ -173,6 +177,7 @@ class Probe:
     `engine`: "fast" (one batched pass), "loop" (the batch-of-one reference), or "auto" (fast,
     falling back to the loop with a warning for layers the fast engine does not handle).
     The caller's model is never modified: the engines work on a copy in `dtype`.
+    `thin`: the architecture's thin network, where linear regions are counted (TE-NAS).
     """
 
     def __init__(
@@ -184,6 +189,7 @@ class Probe:
         engine: str = "auto",
         seed: int = 0,
         block_bytes: int = DEFAULT_BLOCK_BYTES,
+        thin: ThinNetwork | None = None,
     ):
         if engine not in ENGINES:
             raise unknown_choice("engine", engine, ENGINES)
@@ -191,6 +197,7 @@ class Probe:
             raise GradnasError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.model, self.batch = model, batch
         self.dtype, self.engine, self.seed, self.block_bytes = dtype, engine, seed, block_bytes
+        self.thin = thin
         self.n = int(batch.y.shape[0])
         self.labels = batch.y
         self.numel = {name: p.numel() for name, p in model.named_parameters()}

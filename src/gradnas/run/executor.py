@@ -50,8 +50,12 @@ def _ray(tasks: list[ScoreTask], address: str | None, workers: int) -> Iterator[
     except ImportError as err:
         raise GradnasError("--ray needs the optional extra: pip install 'gradnas[ray]'") from err
     if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(
+            address=address,
+            num_cpus=None if address else workers,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
     remote = ray.remote(num_cpus=1)(_ray_task)
     pending = [remote.remote(t) for t in tasks]
     while pending:

@@ -122,7 +122,7 @@ def _to_db(row: StoredScore) -> tuple:
 
 def _from_db(values: tuple) -> StoredScore:
     key = ScoreKey(*values[: len(KEY_FIELDS)])
-    value, reason, seconds, created = values[len(KEY_FIELDS):]
+    value, reason, seconds, created = values[len(KEY_FIELDS) :]
     return StoredScore(key, math.nan if value is None else value, reason, seconds, created)
 
 
@@ -136,8 +136,9 @@ class Store:
         try:  # fail early on an unusable folder; the connection itself opens on first use
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise GradnasError(f"cannot create the folder of results store {str(self.path)!r}: "
-                               f"{exc}") from None
+            raise GradnasError(
+                f"cannot create the folder of results store {str(self.path)!r}: {exc}"
+            ) from None
 
     def __getstate__(self) -> dict:
         return {"path": self.path}
@@ -166,8 +167,10 @@ class Store:
             raise GradnasError(f"cannot open results store {str(self.path)!r}: {exc}") from None
         if mode != "wal":
             conn.close()
-            raise GradnasError(f"results store {str(self.path)!r} cannot use WAL mode "
-                               f"(got {mode!r}); put it on a local filesystem")
+            raise GradnasError(
+                f"results store {str(self.path)!r} cannot use WAL mode "
+                f"(got {mode!r}); put it on a local filesystem"
+            )
         conn.execute("PRAGMA synchronous=FULL")
         with _transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -176,8 +179,10 @@ class Store:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         if version not in (0, SCHEMA_VERSION):
             conn.close()
-            raise GradnasError(f"results store {str(self.path)!r} has schema version {version}; "
-                               f"this gradnas reads version {SCHEMA_VERSION}")
+            raise GradnasError(
+                f"results store {str(self.path)!r} has schema version {version}; "
+                f"this gradnas reads version {SCHEMA_VERSION}"
+            )
         self._conn, self._pid = conn, os.getpid()
         return conn
 
@@ -194,8 +199,9 @@ class Store:
             self._conn.close()
             self._conn = None
 
-    def put(self, key: ScoreKey, value: float, reason: str | None = None,
-            seconds: float | None = None) -> bool:
+    def put(
+        self, key: ScoreKey, value: float, reason: str | None = None, seconds: float | None = None
+    ) -> bool:
         """Store one score; False if ``key`` was already stored (the old value is kept)."""
         return self.put_many([StoredScore(key, value, reason, seconds)]) == 1
 
@@ -208,15 +214,19 @@ class Store:
         placeholders = ", ".join("?" * len(_COLUMNS))
         with _transaction(conn):
             before = conn.total_changes
-            conn.executemany(f"INSERT OR IGNORE INTO scores ({', '.join(_COLUMNS)}) "
-                             f"VALUES ({placeholders})", values)
+            conn.executemany(
+                f"INSERT OR IGNORE INTO scores ({', '.join(_COLUMNS)}) VALUES ({placeholders})", values
+            )
             return conn.total_changes - before
 
     def get(self, key: ScoreKey) -> StoredScore | None:
         """The stored score for ``key``, or None."""
         where = " AND ".join(f"{f} = ?" for f in KEY_FIELDS)
-        row = self._connection().execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM scores WHERE {where}", astuple(key)).fetchone()
+        row = (
+            self._connection()
+            .execute(f"SELECT {', '.join(_COLUMNS)} FROM scores WHERE {where}", astuple(key))
+            .fetchone()
+        )
         return None if row is None else _from_db(row)
 
     def existing(self, keys: Iterable[ScoreKey]) -> set[ScoreKey]:
@@ -243,8 +253,9 @@ class Store:
             clauses.append(f"{name} IN ({', '.join('?' * len(options))})")
             params.extend(_coerce(name, o) for o in options)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._connection().execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM scores{where}", params).fetchall()
+        rows = (
+            self._connection().execute(f"SELECT {', '.join(_COLUMNS)} FROM scores{where}", params).fetchall()
+        )
         frame = pd.DataFrame.from_records(rows, columns=list(_COLUMNS))
         frame["batch_size"] = frame["batch_size"].astype("int64")
         frame["seed"] = frame["seed"].astype("int64")

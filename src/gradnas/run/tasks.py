@@ -15,7 +15,7 @@ from torch import nn
 
 from ..data import ProbeBatch, probe_batch
 from ..errors import GradnasError, unknown_choice
-from ..proxies import Score, get_proxies, score
+from ..proxies import Score, ThinNetwork, get_proxies, score
 from ..spaces import get_space
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -60,6 +60,16 @@ def build_model(space: str, arch: str, batch: ProbeBatch, seed: int) -> nn.Modul
         return searchspace.build(searchspace.parse(arch), batch.num_classes, batch.input_shape)
 
 
+def build_thin(space: str, arch: str, batch: ProbeBatch, seed: int) -> ThinNetwork | None:
+    """The architecture's thin network for counting linear regions, if the space defines one."""
+    searchspace = get_space(space)
+    if not hasattr(searchspace, "thin"):
+        return None
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return ThinNetwork(searchspace.thin(searchspace.parse(arch), batch.num_classes, batch.input_shape))
+
+
 @dataclass(frozen=True)
 class ScoreTask:
     space: str
@@ -80,8 +90,11 @@ def run_task(task: ScoreTask) -> TaskResult:
     start = time.perf_counter()
     batch = task.spec.batch()
     model = build_model(task.space, task.arch, batch, task.spec.seed)
+    thin = build_thin(task.space, task.arch, batch, task.spec.seed)
     try:
-        scores = score(model, batch, task.proxies, dtype=DTYPES[task.spec.dtype], seed=task.spec.seed)
+        scores = score(
+            model, batch, task.proxies, dtype=DTYPES[task.spec.dtype], seed=task.spec.seed, thin=thin
+        )
     except GradnasError as why:
         raise GradnasError(f"{task.arch}: {why}") from why
     return TaskResult(task, scores, time.perf_counter() - start)

@@ -125,9 +125,7 @@ class NB201Arch:
     def __str__(self) -> str:
         names = self.op_names
         return "+".join(
-            "|"
-            + "|".join(f"{names[e]}~{frm}" for e, (to, frm) in enumerate(EDGES) if to == node)
-            + "|"
+            "|" + "|".join(f"{names[e]}~{frm}" for e, (to, frm) in enumerate(EDGES) if to == node) + "|"
             for node in (1, 2, 3)
         )
 
@@ -226,9 +224,7 @@ class NB201Network(nn.Module):
     def __init__(self, arch: NB201Arch, num_classes: int, in_channels: int, C: int, N: int):
         super().__init__()
         self.arch = arch
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C)
-        )
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         blocks: list[nn.Module] = []
         for stage, width in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:
@@ -330,3 +326,10 @@ class NB201Space:
         return NB201Network(
             arch, num_classes, in_channels, _positive_int(C, "C", 1), _positive_int(N, "N", 1)
         )
+
+    def thin(
+        self, arch: NB201Arch | str | Sequence[int | str], num_classes: int, input_shape: tuple[int, int, int]
+    ) -> NB201Network:
+        """TE-NAS's thin network for counting linear regions: the same cells, one channel wide
+        (C = 1) and one cell per stage (N = 1), so tiny inputs fall into few enough regions to count."""
+        return self.build(arch, num_classes, input_shape, C=1, N=1)

@@ -1,0 +1,21 @@
+"""Tiny float64 networks and batches with hand-chosen values, shared by the proxy tests."""
+
+import torch
+from torch import nn
+
+from gradnas.data import ProbeBatch
+
+
+def fixed_linear(*weights) -> nn.Sequential:
+    layers = [nn.Flatten()]
+    for w in weights:
+        w = torch.tensor(w, dtype=torch.float64)
+        layer = nn.Linear(w.shape[1], w.shape[0], bias=False).double()
+        layer.weight.data.copy_(w)
+        layers.append(layer)
+    return nn.Sequential(*layers)
+
+
+def batch(x, y, classes=2) -> ProbeBatch:
+    x = torch.tensor(x, dtype=torch.float64)
+    return ProbeBatch(x.reshape(len(x), -1, 1, 1), torch.tensor(y), classes)
