@@ -8,10 +8,12 @@ import math
 import sys
 from pathlib import Path
 
-from . import api, correlate
+from . import api, correlate, search
+from .benchmarks import load_benchmark
 from .errors import GradnasError
 from .proxies import PROXIES, SEED_PROXIES
 from .run.tasks import ProbeSpec, make_tasks, run_task
+from .spaces import get_space
 
 
 def _names(text: str) -> list[str]:
@@ -133,6 +135,50 @@ def _cmd_correlate(args) -> None:
     )
 
 
+def _numbers(kind):
+    def parse(text: str) -> list:
+        try:
+            return [kind(v) for v in _names(text)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+    return parse
+
+
+def _budget(text: str) -> float | None:
+    return None if text == "none" else _numbers(float)(text)[0]
+
+
+def _cmd_search(args) -> None:
+    configs = search.expand(
+        args.algo,
+        ks=args.k,
+        ms=args.m,
+        ns=args.n,
+        dataset=args.dataset,
+        budget=args.budget,
+        max_evals=args.max_evals,
+        cost=args.cost,
+        assist=args.assist,
+        pool=args.pool,
+        charge_proxy=args.charge_proxy,
+        runs=args.runs,
+        seed=args.seed,
+    )
+    spec = ProbeSpec(args.dataset, args.batch_size, args.probe_seed, args.per_class, "float32", args.data_dir)
+    out = Path(args.out)
+    scores_path = Path(args.scores) if args.scores else out / "scores.sqlite"
+    summary = search.run_searches(
+        get_space(args.space),
+        configs,
+        load_benchmark(args.space, args.data_dir),
+        lambda name: search.StoredScores(name, scores_path, args.space, spec, compute=not args.no_compute),
+        out,
+    )
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"wrote {out / 'summary.csv'}, curves and per-run histories under {out}")
+
+
 def _cmd_report(args) -> None:
     _print_report(correlate.report(args.out_dir))
 
@@ -201,6 +247,44 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _probe_options(p, "cifar10")
     p.set_defaults(run=_cmd_correlate)
+
+    p = sub.add_parser("search", help="run searches on a simulated clock (NB201 table lookups)")
+    p.add_argument(
+        "--algo", type=_names, required=True, help=f"comma-separated: {', '.join(search.ALGORITHMS)}"
+    )
+    p.add_argument(
+        "--assist", default=None, help="screening proxy or ensemble:A+B (G-variants, knas, select)"
+    )
+    p.add_argument(
+        "--budget", type=_budget, default=12000.0, help="simulated seconds, or 'none' (default: 12000)"
+    )
+    p.add_argument("--max-evals", type=int, default=None, help="also stop after this many evaluations")
+    p.add_argument("--cost", default="knas", help="seconds per evaluation: knas, fixed:SECONDS, benchmark")
+    p.add_argument("--runs", type=int, default=100, help="independent seeded runs (default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the runs (run r uses [seed, r])")
+    p.add_argument("--pool", type=int, default=10, help="candidates screened per G-step (default: 10)")
+    p.add_argument("--charge-proxy", action="store_true", help="charge proxy seconds to the clock too")
+    p.add_argument(
+        "--k", type=_numbers(int), default=[40], help="KNAS: archs kept and evaluated (e.g. 20,40)"
+    )
+    p.add_argument("--m", type=_numbers(int), default=[1000], help="KNAS: archs sampled (default: 1000)")
+    p.add_argument("--n", type=_numbers(int), default=[100], help="select: candidates (e.g. 10,100,1000)")
+    p.add_argument("--out", default="results/search", help="output directory (default: results/search)")
+    p.add_argument(
+        "--scores", default=None, help="score store to read and extend (default: OUT/scores.sqlite)"
+    )
+    p.add_argument("--no-compute", action="store_true", help="fail instead of computing missing proxy scores")
+    p.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    p.add_argument("--dataset", default="cifar10", help="benchmark dataset and probe data (default: cifar10)")
+    p.add_argument(
+        "--batch-size", type=int, default=128, help="probe batch size for the proxy (default: 128)"
+    )
+    p.add_argument("--per-class", type=int, default=None, metavar="K", help="class-balanced probe batch")
+    p.add_argument("--probe-seed", type=int, default=0, help="seeds the probe batch and network init")
+    p.add_argument(
+        "--data-dir", default=None, help="data directory (else $GRADNAS_DATA, else ../shared/data)"
+    )
+    p.set_defaults(run=_cmd_search)
 
     p = sub.add_parser("report", help="rebuild a study's tables and plots from its store")
     p.add_argument("out_dir", help="the study directory written by `gradnas correlate`")

@@ -216,3 +216,17 @@ def correlation_bars(summary: pd.DataFrame, path: str | Path, title: str) -> Pat
     if title:
         ax.set_title(textwrap.fill(title, 70), fontsize=10)
     return _save(fig, path)
+
+
+def search_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str) -> Path:
+    """Mean best-so-far accuracy against simulated search time, one line per search."""
+    fig = _new_figure(7.0, 4.5)
+    ax = fig.add_subplot()
+    for label, (times, values) in curves.items():
+        ax.plot(times, values, label=label)
+    ax.set_xlabel("simulated search time (s)")
+    ax.set_ylabel("test accuracy of the best found (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, path)

@@ -259,6 +259,14 @@ class NB201Space:
     size = NUM_ARCHS
     ops = OPS
     edges = EDGES
+    decisions = (NUM_OPS,) * NUM_EDGES  # one categorical choice per edge, for policies and models
+
+    def encode(self, arch: NB201Arch) -> tuple[int, ...]:
+        """The arch as one choice index per decision (its op indices)."""
+        return as_arch(arch).ops
+
+    def decode(self, choices: Sequence[int]) -> NB201Arch:
+        return NB201Arch(tuple(int(c) for c in choices))
 
     def parse(self, text: str) -> NB201Arch:
         return NB201Arch.from_string(text)

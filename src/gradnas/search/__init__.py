@@ -1,0 +1,35 @@
+"""Search on a simulated clock: RS, REA, REINFORCE, Hyperband/BOHB, their proxy-assisted
+G-variants, KNAS and selection from N, over any SearchSpace and a tabular benchmark."""
+
+from .algorithms import evolution, random_search, reinforce
+from .clock import KNAS_SECONDS, Clock, Exhausted, parse_cost
+from .hyperband import bohb, hyperband
+from .knas import knas, select_from_n
+from .objective import Objective, Record
+from .runs import ALGORITHMS, SearchConfig, expand, run_campaign, run_searches, search_once, summarize
+from .screen import Screen, StoredScores
+
+__all__ = [
+    "ALGORITHMS",
+    "KNAS_SECONDS",
+    "Clock",
+    "Exhausted",
+    "Objective",
+    "Record",
+    "Screen",
+    "SearchConfig",
+    "StoredScores",
+    "bohb",
+    "evolution",
+    "expand",
+    "hyperband",
+    "knas",
+    "parse_cost",
+    "random_search",
+    "reinforce",
+    "run_campaign",
+    "run_searches",
+    "search_once",
+    "select_from_n",
+    "summarize",
+]

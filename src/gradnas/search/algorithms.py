@@ -1,0 +1,85 @@
+"""Sample-based searches over any SearchSpace (SPEC §6). Each runs until the objective's clock
+raises Exhausted; with a `screen` it becomes its proxy-assisted G-variant (GradSign App. A.5)."""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import partial
+
+import numpy as np
+import torch
+
+from .objective import Objective
+from .screen import Screen, propose
+
+
+def random_search(
+    space, objective: Objective, rng: np.random.Generator, screen: Screen | None = None
+) -> None:
+    """RS: evaluate uniform draws. G-RS: evaluate the best-scored of a pool of uniform draws."""
+    while True:
+        arch, value = propose(space, lambda: space.sample(rng), screen)
+        objective.evaluate(space.format(arch), score=value)
+
+
+def evolution(
+    space,
+    objective: Objective,
+    rng: np.random.Generator,
+    screen: Screen | None = None,
+    *,
+    population: int = 10,
+    tournament: int = 3,
+) -> None:
+    """Regularized evolution (Real et al. 2019): a population of `population` random archs; each
+    cycle the best of `tournament` members drawn with replacement is mutated on one edge, the
+    child evaluated and added, the oldest member removed. G-REA: the initial members are each the
+    best-scored of a random pool, and the child the best-scored of a pool of the parent's mutants."""
+    members: deque[tuple[object, float]] = deque()
+    while len(members) < population:
+        arch, value = propose(space, lambda: space.sample(rng), screen)
+        members.append((arch, objective.evaluate(space.format(arch), score=value)))
+    while True:
+        drawn = [members[i] for i in rng.integers(len(members), size=tournament)]
+        parent = max(drawn, key=lambda m: m[1])[0]
+        child, value = propose(space, partial(space.mutate, parent, rng), screen)
+        members.append((child, objective.evaluate(space.format(child), score=value)))
+        members.popleft()
+
+
+def reinforce(
+    space,
+    objective: Objective,
+    rng: np.random.Generator,
+    screen: Screen | None = None,
+    *,
+    lr: float = 0.01,
+    momentum: float = 0.9,
+) -> None:
+    """REINFORCE (Williams 1992) with one softmax per decision (6 edges × 5 ops on NB201), Adam,
+    and a bias-corrected exponential-moving-average baseline; reward = accuracy / 100.
+    G-REINFORCE: the evaluated arch is the best-scored of a pool of mutants of the policy's sample,
+    and the policy gradient is taken on the arch actually evaluated."""
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    logits = [torch.zeros(k, requires_grad=True) for k in space.decisions]
+    optimizer = torch.optim.Adam(logits, lr=lr)
+    numerator = denominator = 0.0
+    while True:
+
+        def sample():
+            choices = [int(torch.multinomial(torch.softmax(t.detach(), 0), 1, generator=gen)) for t in logits]
+            return space.decode(choices)
+
+        policy_sample = sample()
+        if screen is None:
+            arch, value = policy_sample, None
+        else:
+            arch, value = propose(space, partial(space.mutate, policy_sample, rng), screen)
+        reward = objective.evaluate(space.format(arch), score=value) / 100.0
+        numerator = momentum * numerator + (1 - momentum) * reward
+        denominator = momentum * denominator + (1 - momentum)
+        advantage = reward - numerator / denominator
+        log_prob = sum(torch.log_softmax(t, 0)[c] for t, c in zip(logits, space.encode(arch)))
+        optimizer.zero_grad()
+        (-advantage * log_prob).backward()
+        optimizer.step()

@@ -1,0 +1,231 @@
+"""Many seeded runs of one search configuration: resumable histories, a summary, a curve.
+
+Each finished run is appended to `histories.jsonl` as one line, so a killed campaign loses at
+most the run in progress and a restart skips the runs already there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GradnasError, unknown_choice
+from ..evaluate.plots import search_curves
+from .algorithms import evolution, random_search, reinforce
+from .clock import Clock, Exhausted, parse_cost
+from .hyperband import bohb, hyperband
+from .knas import knas, select_from_n
+from .objective import Objective, Record
+from .screen import ScoreFn, Screen
+
+ALGORITHMS: dict[str, Callable] = {
+    "rs": random_search,
+    "rea": evolution,
+    "reinforce": reinforce,
+    "hb": hyperband,
+    "bohb": bohb,
+    "knas": knas,
+    "select": select_from_n,
+}
+NEEDS_PROXY = ("knas", "select")
+HISTORY_FILE = "histories.jsonl"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One algorithm's campaign: `assist` names the screening proxy (G-variants, KNAS, selection);
+    `options` are the algorithm's own keyword arguments (e.g. k and m for KNAS, n for selection)."""
+
+    algo: str
+    dataset: str = "cifar10"
+    budget: float | None = 12000.0
+    max_evals: int | None = None
+    cost: str = "knas"
+    assist: str | None = None
+    pool: int = 10
+    charge_proxy: bool = False
+    runs: int = 100
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGORITHMS:
+            raise unknown_choice("search algorithm", self.algo, ALGORITHMS)
+        if self.algo in NEEDS_PROXY and not self.assist:
+            raise GradnasError(f"--algo {self.algo} ranks candidates by a proxy: give one with --assist")
+        if not (isinstance(self.runs, int) and self.runs >= 1):
+            raise GradnasError(f"--runs must be a positive integer, got {self.runs!r}")
+
+    @property
+    def label(self) -> str:
+        """e.g. "G-REA[gradsign]", "KNAS[mgm] k=40", "RS"."""
+        name = {"select": "select", "knas": "KNAS"}.get(self.algo, self.algo.upper())
+        if self.assist and self.algo not in NEEDS_PROXY:
+            name = f"G-{name}"
+        if self.assist:
+            name += f"[{self.assist}]"
+        extras = " ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{name} {extras}".strip()
+
+
+def search_once(
+    space, config: SearchConfig, accuracy, cost, scores: ScoreFn | None, run: int
+) -> tuple[list[Record], list[int]]:
+    """One seeded run: its full history and the sizes of the pools the proxy was asked to score."""
+    objective = Objective(accuracy, cost, Clock(config.budget, config.max_evals))
+    screen = (
+        None if scores is None else Screen(scores, objective, pool=config.pool, charge=config.charge_proxy)
+    )
+    rng = np.random.default_rng([config.seed, run])
+    try:
+        ALGORITHMS[config.algo](space, objective, rng, screen, **config.options)
+    except Exhausted:
+        pass
+    return objective.history, ([] if screen is None else screen.pool_sizes)
+
+
+def _finished(path: Path) -> dict[int, dict]:
+    """Runs already written; a torn last line (killed mid-write) is dropped."""
+    done: dict[int, dict] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[row["run"]] = row
+    return done
+
+
+def run_campaign(
+    space, config: SearchConfig, accuracy, cost, scores: ScoreFn | None, out_dir: Path, progress=None
+) -> list[dict]:
+    """All `config.runs` runs, resuming from `out_dir/histories.jsonl`; one dict per run."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / HISTORY_FILE
+    config_path = out_dir / "config.json"
+    saved = asdict(config)
+    if config_path.exists() and json.loads(config_path.read_text()) != json.loads(json.dumps(saved)):
+        raise GradnasError(f"{out_dir} holds runs of a different configuration; choose another --out")
+    config_path.write_text(json.dumps(saved, indent=1))
+    done = _finished(path)
+    with path.open("a") as sink:
+        for run in range(config.runs):
+            if run in done:
+                continue
+            history, pools = search_once(space, config, accuracy, cost, scores, run)
+            pick = Objective.pick_from(history)
+            row = {
+                "run": run,
+                "pick": None if pick is None else asdict(pick),
+                "pools": pools,
+                "history": [asdict(r) for r in history],
+            }
+            sink.write(json.dumps(row) + "\n")
+            sink.flush()
+            done[run] = row
+            if progress:
+                progress(run)
+    return [done[r] for r in range(config.runs)]
+
+
+def summarize(config: SearchConfig, runs: list[dict]) -> dict:
+    """Mean ± std of the pick's test accuracy over runs, with evaluations and simulated time."""
+    picks = [r["pick"]["accuracy"] for r in runs if r["pick"] is not None]
+    evals = [sum(h["evaluated"] for h in r["history"]) for r in runs]
+    clocks = [r["history"][-1]["clock"] if r["history"] else 0.0 for r in runs]
+    return {
+        "search": config.label,
+        "dataset": config.dataset,
+        "runs": len(runs),
+        "mean": float(np.mean(picks)) if picks else math.nan,
+        "std": float(np.std(picks)) if picks else math.nan,
+        "no_pick": len(runs) - len(picks),
+        "evaluations": float(np.mean(evals)),
+        "seconds": float(np.mean(clocks)),
+        "budget": config.budget,
+        "max_evals": config.max_evals,
+        "cost": config.cost,
+    }
+
+
+def best_so_far(runs: list[dict], times: np.ndarray) -> np.ndarray:
+    """Mean over runs of the best full-fidelity accuracy observed by each simulated time (NaN
+    where some run has observed nothing yet)."""
+    curves = np.full((len(runs), len(times)), np.nan)
+    for i, run in enumerate(runs):
+        best = -np.inf
+        for h in run["history"]:
+            if h["fidelity"] == 1.0:
+                best = max(best, h["accuracy"])
+                curves[i, times >= h["clock"]] = best
+    return curves.mean(0)
+
+
+def run_searches(
+    space,
+    configs: list[SearchConfig],
+    benchmark,
+    scores: Callable[[str], ScoreFn],
+    out_dir: str | Path,
+    progress=None,
+) -> pd.DataFrame:
+    """Every configuration's campaign under `out_dir/<label>/`, then `summary.csv` and one
+    `curves-<dataset>.png` per dataset. `benchmark` gives the accuracies and `scores(name)` a
+    proxy's (or an ensemble's) score function."""
+    out = Path(out_dir)
+    rows, curves = [], {}
+    for config in configs:
+        runs = run_campaign(
+            space,
+            config,
+            _lookup(benchmark, config.dataset),
+            parse_cost(config.cost, config.dataset, benchmark),
+            None if config.assist is None else scores(config.assist),
+            out / _folder(config),
+            progress,
+        )
+        rows.append(summarize(config, runs))
+        horizon = max((r["history"][-1]["clock"] for r in runs if r["history"]), default=0.0)
+        times = np.linspace(0.0, horizon, 200)
+        curves.setdefault(config.dataset, {})[config.label] = (times, best_so_far(runs, times))
+    summary = pd.DataFrame(rows)
+    summary.to_csv(out / "summary.csv", index=False)
+    for dataset, lines in curves.items():
+        search_curves(lines, out / f"curves-{dataset}.png", f"NB201 {dataset}: mean over runs")
+    return summary
+
+
+def _lookup(benchmark, dataset: str) -> Callable[[str], float]:
+    """The benchmark's accuracy on `dataset` as one dictionary lookup per arch."""
+    archs = benchmark.archs()
+    table = dict(zip(archs, benchmark.query_many(archs, dataset)))
+    return lambda arch: table[arch] if arch in table else benchmark.query(arch, dataset)
+
+
+def _folder(config: SearchConfig) -> str:
+    """A file-system-safe folder name for one configuration."""
+    text = f"{config.dataset}-{config.label}-{config.cost}-b{config.budget}-e{config.max_evals}"
+    text += "-charged" if config.charge_proxy else ""
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in text)
+
+
+def expand(algos: list[str], *, ks=(40,), ms=(1000,), ns=(100,), **common) -> list[SearchConfig]:
+    """One configuration per algorithm, and per value of its own options (k and m for KNAS, n
+    for selection from N), sharing everything else."""
+    configs = []
+    for algo in algos:
+        if algo == "knas":
+            grid = [{"k": k, "m": m} for m in ms for k in ks]
+        elif algo == "select":
+            grid = [{"n": n} for n in ns]
+        else:
+            grid = [{}]
+        configs.extend(SearchConfig(algo, options=options, **common) for options in grid)
+    return configs

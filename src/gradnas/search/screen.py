@@ -1,0 +1,124 @@
+"""Proxy screening for the assisted searches: score a pool of candidates, keep the best-scored.
+
+Scores come from the score store (the one `gradnas correlate` fills), so repeated runs reuse them;
+missing ones are computed on demand and stored. An ensemble ranks the pool's own members, since
+an ensemble score exists only within a set (see `evaluate.ensemble`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GradnasError
+from ..evaluate.ensemble import PREFIX, ensemble_scores, parse_ensemble
+from ..proxies import get_proxies
+from ..run.store import ScoreKey, Store, StoredScore
+from ..run.tasks import ProbeSpec, ScoreTask, run_task
+
+# scores(candidates) -> (higher-is-better values, seconds the scores cost)
+ScoreFn = Callable[[Sequence[str]], tuple[np.ndarray, float]]
+
+
+class StoredScores:
+    """A proxy's or an ensemble's scores for `space` archs under the probe `spec`, held in memory
+    from the store at `path`; archs without a score are computed (and stored) when asked for,
+    or are an error when `compute` is off."""
+
+    def __init__(self, name: str, path, space: str, spec: ProbeSpec, *, compute: bool = True):
+        self.members = parse_ensemble(name) if name.startswith(PREFIX) else {name: 1.0}
+        self.infos = {info.name: info for info in get_proxies(self.members)}
+        self.store, self.space, self.spec, self.compute = Store(path), space, spec, compute
+        frame = self.store.to_frame(
+            space=space,
+            dataset=spec.dataset,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
+            probe=spec.label,
+            proxy=list(self.members),
+        )
+        self.values: dict[str, dict[str, float]] = {m: {} for m in self.members}
+        self.seconds: dict[str, float] = {}
+        for row in frame.itertuples():
+            if row.version == self.infos[row.proxy].version:
+                self._keep(row.proxy, row.arch, row.value, row.seconds)
+
+    def _keep(self, proxy: str, arch: str, value: float, seconds: float | None) -> None:
+        self.values[proxy][arch] = value
+        if seconds is not None and np.isfinite(seconds):
+            self.seconds[arch] = max(self.seconds.get(arch, 0.0), seconds)
+
+    def _fill(self, archs: Sequence[str]) -> None:
+        missing = {a: tuple(m for m in self.members if a not in self.values[m]) for a in archs}
+        missing = {a: names for a, names in missing.items() if names}
+        if missing and not self.compute:
+            raise GradnasError(
+                f"{len(missing)} archs have no stored {'/'.join(self.members)} score, "
+                f"e.g. {next(iter(missing))}; score them first (gradnas correlate --archs all ...) "
+                "or allow computing them"
+            )
+        for arch, names in missing.items():
+            result = run_task(ScoreTask(self.space, arch, self.spec, names))
+            rows = []
+            for name, score in result.scores.items():
+                info = self.infos[name]
+                key = ScoreKey(
+                    self.space,
+                    arch,
+                    self.spec.dataset,
+                    name,
+                    self.spec.batch_size,
+                    self.spec.seed,
+                    self.spec.label,
+                    info.version,
+                )
+                rows.append(StoredScore(key, score.value, score.reason, result.seconds))
+                self._keep(name, arch, score.value, result.seconds)
+            self.store.put_many(rows)
+
+    def __call__(self, archs: Sequence[str]) -> tuple[np.ndarray, float]:
+        self._fill(archs)
+        frame = pd.DataFrame({m: [self.values[m][a] for a in archs] for m in self.members})
+        directions = {m: info.higher_is_better for m, info in self.infos.items()}
+        if len(self.members) > 1:
+            values = ensemble_scores(frame, self.members, directions)
+        else:
+            (name,) = self.members
+            values = frame[name].to_numpy(dtype=np.float64) * (1 if directions[name] else -1)
+        return values, float(sum(self.seconds.get(a, 0.0) for a in set(archs)))
+
+
+class Screen:
+    """Picks the best-scored of a pool (an undefined score never wins); records every pool's
+    size, and charges the scores' seconds to the objective's clock when `charge` is on."""
+
+    def __init__(self, scores: ScoreFn, objective, *, pool: int = 10, charge: bool = False):
+        if not (isinstance(pool, int) and pool >= 1):
+            raise GradnasError(f"the screening pool must hold at least one architecture, got {pool!r}")
+        self.scores, self.objective, self.pool, self.charge = scores, objective, pool, charge
+        self.pool_sizes: list[int] = []
+
+    def score(self, candidates: Sequence[str]) -> np.ndarray:
+        """The candidates' scores, higher is better and an undefined one -inf."""
+        values, seconds = self.scores(candidates)
+        self.pool_sizes.append(len(candidates))
+        if self.charge:
+            self.objective.charge_overhead(seconds)
+        return np.where(np.isfinite(values), values, -np.inf)
+
+    def best(self, candidates: Sequence[str]) -> tuple[str, float]:
+        values = self.score(candidates)
+        i = int(np.argmax(values))
+        return candidates[i], float(values[i])
+
+
+def propose(space, draw: Callable[[], object], screen: Screen | None) -> tuple[object, float | None]:
+    """One architecture to evaluate: `draw()` itself, or with a screen the best-scored of
+    `screen.pool` draws (the G-variants' step)."""
+    if screen is None:
+        return draw(), None
+    pool = [draw() for _ in range(screen.pool)]
+    best, value = screen.best([space.format(a) for a in pool])
+    return space.parse(best), value

@@ -1,0 +1,246 @@
+"""Searches on a simulated clock: accounting, determinism, operators, and finding known optima."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import rankdata
+
+from gradnas.cli import main
+from gradnas.errors import GradnasError
+from gradnas.run.tasks import ProbeSpec
+from gradnas.search import (
+    Clock,
+    Exhausted,
+    Objective,
+    SearchConfig,
+    StoredScores,
+    parse_cost,
+    run_campaign,
+    search_once,
+)
+from gradnas.spaces import get_space
+
+
+class TinySpace:
+    """3 decisions × 3 options (27 archs) with the operators the searches use."""
+
+    decisions = (3, 3, 3)
+    size = 27
+
+    def sample(self, rng):
+        return tuple(int(v) for v in rng.integers(3, size=3))
+
+    def mutate(self, arch, rng):
+        d = int(rng.integers(3))
+        out = list(arch)
+        out[d] = (out[d] + 1 + int(rng.integers(2))) % 3
+        return tuple(out)
+
+    def format(self, arch):
+        return "".join(map(str, arch))
+
+    def parse(self, text):
+        return tuple(int(c) for c in text)
+
+    def encode(self, arch):
+        return arch
+
+    def decode(self, choices):
+        return tuple(int(c) for c in choices)
+
+
+TARGET = "210"
+
+
+def tiny_accuracy(arch: str) -> float:
+    """A smooth landscape with one known optimum: 10 points per decision matching TARGET."""
+    return 50.0 + 10.0 * sum(a == b for a, b in zip(arch, TARGET))
+
+
+def run(algo, *, evals=60, assist_scores=None, pool=10, charge=False, budget=None, **options):
+    config = SearchConfig(
+        algo,
+        budget=budget,
+        max_evals=evals,
+        cost="fixed:10",
+        runs=1,
+        options=options,
+        assist="fake" if assist_scores else None,
+        pool=pool,
+        charge_proxy=charge,
+    )
+    return search_once(TinySpace(), config, tiny_accuracy, lambda a: 10.0, assist_scores, run=0)
+
+
+def hamming(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b))
+
+
+def test_clock_refuses_a_charge_that_would_overflow_and_spends_nothing():
+    clock = Clock(seconds=2000)
+    clock.charge(700, evaluation=True)
+    clock.charge(700, evaluation=True)
+    with pytest.raises(Exhausted):
+        clock.charge(700, evaluation=True)
+    assert (clock.seconds, clock.evaluations) == (1400, 2)
+    counted = Clock(evaluations=3)
+    for _ in range(3):
+        counted.charge(1e9, evaluation=True)
+    counted.charge(5, evaluation=False)  # overhead is not an evaluation
+    with pytest.raises(Exhausted):
+        counted.charge(0, evaluation=True)
+
+
+@pytest.mark.parametrize("algo", ["rs", "rea", "reinforce", "hb", "bohb"])
+def test_no_search_exceeds_its_time_budget(algo):
+    config = SearchConfig(algo, budget=12000, cost="knas", runs=1)
+    space = get_space("nb201")
+    history, _ = search_once(space, config, lambda a: 50.0, parse_cost("knas", "cifar10"), None, run=3)
+    spent = sum(2160 * r.fidelity for r in history)
+    assert history and spent <= 12000 and history[-1].clock == pytest.approx(spent)
+    if algo in ("rs", "rea", "reinforce"):
+        assert len(history) == 5  # 5 × 2,160 s fit in 12,000 s, a sixth would not
+
+
+def test_cost_presets_and_their_errors():
+    assert parse_cost("knas", "cifar100")("any") == 4600
+    assert parse_cost("fixed:300", "cifar10")("any") == 300
+    for bad in ["fixed:abc", "fixed:-1", "slow"]:
+        with pytest.raises(GradnasError):
+            parse_cost(bad, "cifar10")
+    with pytest.raises(GradnasError, match="knas has costs"):
+        parse_cost("knas", "mnist")
+
+    class NoCosts:
+        name = "table"
+
+        def cost(self, arch, dataset):
+            return None
+
+    with pytest.raises(GradnasError, match="no training cost"):
+        parse_cost("benchmark", "cifar10", NoCosts())("arch")
+
+
+def test_rea_children_differ_from_a_population_member_on_exactly_one_edge():
+    space = get_space("nb201")
+    config = SearchConfig("rea", budget=None, max_evals=200, cost="fixed:1", runs=1)
+    accuracy = {a: float(i % 97) for i, a in enumerate(space.format(x) for x in space.archs())}
+    history, _ = search_once(space, config, accuracy.__getitem__, lambda a: 1.0, None, run=0)
+    archs = [space.parse(r.arch).ops for r in history]
+    for i in range(10, len(archs)):
+        population = archs[i - 10 : i]  # age-based removal: the last 10 evaluated
+        assert 1 in {hamming(archs[i], p) for p in population}  # its parent is one of them
+
+
+@pytest.mark.parametrize("algo", ["rs", "rea", "reinforce", "hb", "bohb"])
+def test_histories_are_deterministic_for_a_seed(algo):
+    first, _ = run(algo)
+    again, _ = run(algo)
+    assert first == again
+    config = SearchConfig(algo, budget=None, max_evals=60, cost="fixed:10", runs=1, seed=1)
+    other, _ = search_once(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, run=0)
+    assert [r.arch for r in other] != [r.arch for r in first]
+
+
+@pytest.mark.parametrize("algo", ["rs", "rea", "reinforce", "hb", "bohb"])
+def test_every_algorithm_finds_the_known_optimum(algo):
+    history, _ = run(algo, evals=300)
+    assert Objective.pick_from(history).arch == TARGET
+
+
+def fake_scores(archs):
+    """A proxy that knows the landscape, and costs 2 s per arch."""
+    return np.array([tiny_accuracy(a) for a in archs]), 2.0 * len(archs)
+
+
+@pytest.mark.parametrize("algo", ["rs", "rea", "reinforce", "hb"])
+def test_g_variants_screen_exactly_one_pool_per_new_architecture(algo):
+    history, pools = run(algo, evals=40, assist_scores=fake_scores, pool=7)
+    assert pools and set(pools) == {7}
+    if algo == "hb":  # a bracket screens all its archs up front; survivors are not re-screened
+        # 40 evaluations are exactly the first bracket (27 + 9 + 3 + 1); the next screens its 12
+        assert len(history) == 40 and len(pools) == 27 + 12
+    else:  # one pool per evaluation, plus the last one, whose winner found no budget left
+        assert len(pools) == len(history) + 1
+    assert all(r.score == tiny_accuracy(r.arch) for r in history)  # each evaluated arch won its pool
+
+
+def test_proxy_time_is_charged_only_when_asked():
+    free, _ = run("rs", evals=None, budget=100, assist_scores=fake_scores, pool=5)
+    charged, _ = run("rs", evals=None, budget=100, assist_scores=fake_scores, pool=5, charge=True)
+    assert len(free) == 10  # 10 s per evaluation
+    assert len(charged) == 5  # plus 5 × 2 s of scoring before each
+    assert charged[-1].clock == pytest.approx(100)
+
+
+def test_knas_and_selection_score_one_batch_of_candidates():
+    history, pools = run("knas", evals=None, budget=1e6, assist_scores=fake_scores, m=20, k=4)
+    assert pools == [20] and len(history) == 4
+    assert [r.score for r in history] == sorted((r.score for r in history), reverse=True)
+    history, pools = run("select", evals=None, budget=1e6, assist_scores=fake_scores, n=15)
+    assert pools == [15] and len(history) == 1 and not history[0].evaluated and history[0].clock == 0
+
+
+def test_hyperband_brackets_halve_by_eta():
+    history, _ = run("hb", evals=13, min_fidelity=1 / 9, eta=3)
+    fidelities = [round(r.fidelity, 6) for r in history[:13]]
+    assert fidelities == [round(1 / 9, 6)] * 9 + [round(1 / 3, 6)] * 3 + [1.0]
+    # the survivors of each rung are the best observed in it
+    assert history[12].accuracy == max(r.accuracy for r in history[:9])
+
+
+def test_assisted_algorithms_need_a_proxy_and_names_are_checked():
+    with pytest.raises(GradnasError, match="--assist"):
+        SearchConfig("knas")
+    with pytest.raises(GradnasError, match="search algorithm"):
+        SearchConfig("annealing")
+    with pytest.raises(GradnasError, match="budget"):
+        Clock()
+
+
+def test_campaign_resumes_and_drops_a_torn_last_line(tmp_path):
+    config = SearchConfig("rea", budget=None, max_evals=30, cost="fixed:10", runs=4)
+    first = run_campaign(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, tmp_path)
+    lines = (tmp_path / "histories.jsonl").read_text().splitlines()
+    (tmp_path / "histories.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:50])  # killed
+    again = run_campaign(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, tmp_path)
+    assert again == first
+    changed = SearchConfig("rea", budget=None, max_evals=31, cost="fixed:10", runs=4)
+    with pytest.raises(GradnasError, match="different configuration"):
+        run_campaign(TinySpace(), changed, tiny_accuracy, lambda a: 10.0, None, tmp_path)
+
+
+def test_cli_search_writes_a_summary_and_reports_bad_input(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["search", "--algo", "rs,rea", "--runs", "2", "--budget", "12000", "--out", str(out)]) == 0
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("search,dataset,runs,mean,std") and len(summary) == 3
+    assert (out / "curves-cifar10.png").stat().st_size > 0
+    rows = [
+        json.loads(x) for x in next(out.glob("*REA*")).joinpath("histories.jsonl").read_text().splitlines()
+    ]
+    assert [len(r["history"]) for r in rows] == [5, 5] and not math.isnan(rows[0]["pick"]["accuracy"])
+    assert main(["search", "--algo", "annealing", "--out", str(out)]) == 2
+    assert main(["search", "--algo", "rea", "--cost", "fixed:x", "--out", str(out / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown search algorithm" in err and "fixed:SECONDS" in err
+
+
+def test_stored_scores_compute_missing_ones_once_and_rank_ensembles_within_the_pool(tmp_path):
+    spec = ProbeSpec("digits", batch_size=16, seed=0)
+    space = get_space("nb201")
+    archs = [space.format(a) for a in space.sample_many(3, np.random.default_rng(1))]
+    path = tmp_path / "scores.sqlite"
+    with pytest.raises(GradnasError, match="no stored params score"):
+        StoredScores("params", path, "nb201", spec, compute=False)(archs)
+    values, seconds = StoredScores("params", path, "nb201", spec)(archs)
+    expected = [sum(p.numel() for p in space.build(a, 10, (1, 8, 8)).parameters()) for a in archs]
+    assert values.tolist() == expected and seconds > 0
+    reread = StoredScores("params", path, "nb201", spec, compute=False)  # now from the store alone
+    assert reread(archs)[0].tolist() == expected
+    ensemble, _ = StoredScores("ensemble:params+synflow", path, "nb201", spec)(archs)
+    synflow, _ = StoredScores("synflow", path, "nb201", spec, compute=False)(archs)
+    ranks = (rankdata(expected) + rankdata(synflow)) / 2 / 3  # ties share their mean rank
+    assert ensemble == pytest.approx(ranks)  # mean rank percentile within these three
