@@ -162,9 +162,14 @@ def test_g_variants_screen_exactly_one_pool_per_new_architecture(algo):
     if algo == "hb":  # a bracket screens all its archs up front; survivors are not re-screened
         # 40 evaluations are exactly the first bracket (27 + 9 + 3 + 1); the next screens its 12
         assert len(history) == 40 and len(pools) == 27 + 12
-    else:  # one pool per evaluation, plus the last one, whose winner found no budget left
-        assert len(pools) == len(history) + 1
-    assert all(r.score == tiny_accuracy(r.arch) for r in history)  # each evaluated arch won its pool
+        assert all(r.score == tiny_accuracy(r.arch) for r in history[:27])  # each won its pool
+        return
+    # one pool per screened evaluation, plus the last one, whose winner found no budget left;
+    # G-REA's initial population of 10 is random, as in GradSign's Algorithm 1
+    screened = history[10:] if algo == "rea" else history
+    assert len(pools) == len(screened) + 1
+    assert all(r.score == tiny_accuracy(r.arch) for r in screened)  # each won its pool
+    assert all(r.score is None for r in history[: len(history) - len(screened)])
 
 
 def test_proxy_time_is_charged_only_when_asked():

@@ -30,14 +30,16 @@ def evolution(
     *,
     population: int = 10,
     tournament: int = 3,
+    screen_initial: bool = False,
 ) -> None:
     """Regularized evolution (Real et al. 2019): a population of `population` random archs; each
     cycle the best of `tournament` members drawn with replacement is mutated on one edge, the
-    child evaluated and added, the oldest member removed. G-REA: the initial members are each the
-    best-scored of a random pool, and the child the best-scored of a pool of the parent's mutants."""
+    child evaluated and added, the oldest member removed. G-REA (GradSign Algorithm 1): the child
+    is the best-scored of a pool of the parent's mutants; the initial members stay random unless
+    `screen_initial` (not in the paper) screens them too."""
     members: deque[tuple[object, float]] = deque()
     while len(members) < population:
-        arch, value = propose(space, lambda: space.sample(rng), screen)
+        arch, value = propose(space, lambda: space.sample(rng), screen if screen_initial else None)
         members.append((arch, objective.evaluate(space.format(arch), score=value)))
     while True:
         drawn = [members[i] for i in rng.integers(len(members), size=tournament)]
