@@ -155,25 +155,31 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
-def relu_conv_bn(c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
-    """ReLU-Conv-BN; non-inplace ReLU so hooks see unmodified inputs."""
+def relu_conv_bn(
+    c_in: int, c_out: int, k: int, stride: int = 1, affine: bool = True, track: bool = True
+) -> nn.Sequential:
+    """ReLU-Conv-BN; non-inplace ReLU so hooks see unmodified inputs.
+
+    `affine=False, track=False` gives the BN of a differentiable-search supernet: no learnable
+    scale and no running statistics, so every forward is a pure function of weights and input.
+    """
     return nn.Sequential(
         nn.ReLU(),
         nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False),
-        nn.BatchNorm2d(c_out, affine=True, track_running_stats=True),
+        nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track),
     )
 
 
-def make_op(name: str, channels: int) -> nn.Module:
-    """One NB201 op at constant channels and stride 1."""
+def make_op(name: str, channels: int, affine: bool = True, track: bool = True) -> nn.Module:
+    """One NB201 op at constant channels and stride 1 (`affine`, `track`: see `relu_conv_bn`)."""
     if name == "none":
         return Zero()
     if name == "skip_connect":
         return nn.Identity()
     if name == "nor_conv_1x1":
-        return relu_conv_bn(channels, channels, 1)
+        return relu_conv_bn(channels, channels, 1, affine=affine, track=track)
     if name == "nor_conv_3x3":
-        return relu_conv_bn(channels, channels, 3)
+        return relu_conv_bn(channels, channels, 3, affine=affine, track=track)
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise unknown_choice("NB201 op", name, OPS)
@@ -203,12 +209,13 @@ class ResidualReduction(nn.Module):
 
     The shortcut pool uses ceil_mode so odd sizes (e.g. 9x9) match the stride-2 conv's
     ceil(H/2); for even sizes (all benchmark datasets) it is identical to the benchmark's pool.
+    `track=False` drops the BN running statistics, as a search supernet needs.
     """
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, track: bool = True) -> None:
         super().__init__()
-        self.conv_a = relu_conv_bn(c_in, c_out, 3, stride=2)
-        self.conv_b = relu_conv_bn(c_out, c_out, 3)
+        self.conv_a = relu_conv_bn(c_in, c_out, 3, stride=2, track=track)
+        self.conv_b = relu_conv_bn(c_out, c_out, 3, track=track)
         self.shortcut = nn.Sequential(
             nn.AvgPool2d(2, stride=2, padding=0, ceil_mode=True),
             nn.Conv2d(c_in, c_out, 1, bias=False),
