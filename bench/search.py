@@ -71,6 +71,10 @@ def main() -> None:
     table = summary[["protocol", "search", "mean", "std", "evaluations", "seconds", "runs"]]
     print(f"$ python {shlex.join(sys.argv)}\n")
     print(markdown(table))
+    summary["cell"] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(summary["mean"], summary["std"])]
+    order = list(dict.fromkeys(summary["protocol"]))
+    pivot = summary.pivot(index="search", columns="protocol", values="cell").fillna("")
+    print("\n" + markdown(pivot[order].loc[list(dict.fromkeys(summary["search"]))].reset_index()))
 
 
 def markdown(table: pd.DataFrame) -> str:

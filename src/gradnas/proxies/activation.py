@@ -52,8 +52,9 @@ def jacob_cov(probe) -> float:
     paper="TE-NAS (Chen et al., ICLR 2021)",
 )
 def ntk_cond(probe) -> float:
-    """−λ_max/λ_min of the NTK G Gᵀ (float64, symmetric eigensolver): well-conditioned
-    networks train faster, so a smaller condition number ranks higher (Chen et al. 2021)."""
+    """−λ_max/λ_min of the NTK G Gᵀ: a better-conditioned network trains faster (TE-NAS).
+
+    Float64 and a symmetric eigensolver; a smaller condition number ranks higher (Chen et al. 2021)."""
     eigenvalues = torch.linalg.eigvalsh(probe["ntk_gram"])
     smallest, largest = float(eigenvalues[0]), float(eigenvalues[-1])
     # below this the smallest eigenvalue is rounding noise of the probe-precision gradients
@@ -86,8 +87,10 @@ def linear_regions(probe) -> float:
     paper="Zen-NAS (Lin et al., ICCV 2021)",
 )
 def zen(probe) -> float:
-    """log Δ + Σ_BN log √mean(running_var): the Gaussian-initialised network's response to a
-    γ = 0.01 input perturbation, rescaled by its BatchNorm variances (Lin et al. 2021)."""
+    """log Δ + Σ_BN log √mean(running_var): Zen-NAS's expressivity at Gaussian initialisation.
+
+    Δ is the pre-pooling features' response to a γ = 0.01 input perturbation, and the sum rescales
+    it by the BatchNorm variances (Lin et al. 2021)."""
     delta, bn_log_scale = probe["zen_terms"]
     if delta <= 0:
         raise Undefined("the pre-pooling features do not respond to input perturbation (Δ = 0)")
