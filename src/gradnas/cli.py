@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import api, correlate, search
 from .benchmarks import load_benchmark
+from .darts.run import DartsConfig, run_darts
 from .errors import GradnasError
 from .proxies import PROXIES, SEED_PROXIES
 from .run.tasks import ProbeSpec, make_tasks, run_task
@@ -179,6 +180,39 @@ def _cmd_search(args) -> None:
     print(f"wrote {out / 'summary.csv'}, curves and per-run histories under {out}")
 
 
+def _print_epoch(entry: dict) -> None:
+    """One row of the per-epoch table, below its header when it is the first epoch's."""
+    if entry["epoch"] == 1:
+        header = ("epoch", "train loss", "val loss", "none", "skip", "accuracy")
+        print("  ".join(f"{h:>{w}}" for h, w in zip(header, (5, 10, 8, 6, 6, 8))) + "  arch")
+    accuracy = "-" if entry["accuracy"] is None else f"{entry['accuracy']:.2f}"
+    print(
+        f"{entry['epoch']:>5}  {entry['train_loss']:>10.4f}  {entry['val_loss']:>8.4f}  "
+        f"{entry['mean_none']:>6.3f}  {entry['mean_skip']:>6.3f}  {accuracy:>8}  {entry['arch']}",
+        flush=True,
+    )
+
+
+def _cmd_darts(args) -> None:
+    config = DartsConfig(
+        rule=args.rule,
+        eta=args.eta,
+        epochs=args.epochs,
+        seed=args.seed,
+        space=args.space,
+        dataset=args.dataset,
+        samples=args.samples,
+        size=args.size,
+        batch_size=args.batch_size,
+        C=args.C,
+        N=args.N,
+        data_dir=args.data_dir,
+    )
+    log = run_darts(config, args.out, progress=_print_epoch)
+    print(f"accuracy: {log[-1]['accuracy_source']}; none, skip: mean softmax weight over the edges")
+    print(f"wrote {Path(args.out) / 'log.jsonl'}, log.csv, alphas.png and checkpoint.pt")
+
+
 def _cmd_report(args) -> None:
     _print_report(correlate.report(args.out_dir))
 
@@ -285,6 +319,33 @@ def parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="data directory (else $GRADNAS_DATA, else ../shared/data)"
     )
     p.set_defaults(run=_cmd_search)
+
+    p = sub.add_parser("darts", help="differentiable NB201 search (resumes from --out's checkpoint)")
+    d = "(default: %(default)s)"
+    p.add_argument("--rule", default=DartsConfig.rule, help=f"first, second, amended, amended_fd {d}")
+    p.add_argument("--eta", type=float, default=DartsConfig.eta, help=f"η of the amended rules {d}")
+    p.add_argument("--epochs", type=int, default=DartsConfig.epochs, help=d)
+    p.add_argument(
+        "--seed", type=int, default=DartsConfig.seed, help="seeds the data draw, init and shuffling"
+    )
+    p.add_argument("--space", default=DartsConfig.space, help=f"search space {d}")
+    p.add_argument(
+        "--dataset", default=DartsConfig.dataset, help=f"cifar10, or digits (no NB201 accuracy) {d}"
+    )
+    p.add_argument(
+        "--samples", type=int, default=DartsConfig.samples, help=f"images, half for w, half for α {d}"
+    )
+    p.add_argument(
+        "--size", type=int, default=DartsConfig.size, help=f"average-pool larger images to SIZE² {d}"
+    )
+    p.add_argument("--batch-size", type=int, default=DartsConfig.batch_size, help=d)
+    p.add_argument("--C", type=int, default=DartsConfig.C, help=f"supernet width {d}")
+    p.add_argument("--N", type=int, default=DartsConfig.N, help=f"search cells per stage {d}")
+    p.add_argument("--out", required=True, help="output directory: config, checkpoint, logs, alphas.png")
+    p.add_argument(
+        "--data-dir", default=None, help="data directory (else $GRADNAS_DATA, else ../shared/data)"
+    )
+    p.set_defaults(run=_cmd_darts)
 
     p = sub.add_parser("report", help="rebuild a study's tables and plots from its store")
     p.add_argument("out_dir", help="the study directory written by `gradnas correlate`")

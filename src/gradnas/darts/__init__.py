@@ -8,17 +8,20 @@
   `step(...)`: one α update followed by one weight update.
 - `hvp`, `mixed_vp` (exact, double backward) and `hvp_fd`, `mixed_vp_fd` (central differences).
 - `exact_g2`, `explicit_hessian`: the exact hypergradient term, a harness for tiny models only.
+- `DartsConfig`, `run_darts`: a resumable NB201 search with per-epoch logs and checkpoints.
 """
 
 from gradnas.darts.architect import RULES, Searchable, amended_term, arch_gradient, loss_closure, step
 from gradnas.darts.darts_supernet import DARTS_OPS, DartsGenotype, DartsSupernet
 from gradnas.darts.exact import exact_g2, explicit_hessian
 from gradnas.darts.hessian import hvp, hvp_fd, mixed_vp, mixed_vp_fd
+from gradnas.darts.run import DartsConfig, run_darts
 from gradnas.darts.supernet import NB201Supernet
 from gradnas.darts.vectors import cosine
 
 __all__ = [
     "DARTS_OPS",
+    "DartsConfig",
     "RULES",
     "DartsGenotype",
     "DartsSupernet",
@@ -34,5 +37,6 @@ __all__ = [
     "loss_closure",
     "mixed_vp",
     "mixed_vp_fd",
+    "run_darts",
     "step",
 ]
