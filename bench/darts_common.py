@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 
 from gradnas.darts.data import SearchData, load_search_data
-from gradnas.darts.run import DartsConfig
+from gradnas.darts.run import DartsConfig, config_from
 
 
 def add_problem_options(p: argparse.ArgumentParser, C: int, N: int, size: int, batch_size: int) -> None:
@@ -27,16 +27,7 @@ def add_problem_options(p: argparse.ArgumentParser, C: int, N: int, size: int, b
 
 def load_problem(args: argparse.Namespace, seed: int, samples: int) -> tuple[DartsConfig, SearchData]:
     """The search config (DARTS's optimizer settings) and its data, `samples` images split in halves."""
-    config = DartsConfig(
-        dataset=args.dataset,
-        seed=seed,
-        samples=samples,
-        size=args.size,
-        batch_size=args.batch_size,
-        C=args.C,
-        N=args.N,
-        data_dir=args.data_dir,
-    )
+    config = config_from(args, seed=seed, samples=samples)
     return config, load_search_data(config.dataset, config.data_dir, samples, config.size, seed)
 
 

@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 
 from darts_common import markdown, start
-from gradnas.darts.run import DartsConfig, run_darts
+from gradnas.darts.run import DartsConfig, config_from, run_darts
 
 
 def accuracy(value: float | None) -> str:
@@ -65,19 +65,7 @@ def main() -> None:
     for rule in args.rules.split(","):
         logs = {}
         for seed in (int(s) for s in args.seeds.split(",")):
-            config = DartsConfig(
-                rule=rule,
-                eta=args.eta,
-                epochs=args.epochs,
-                seed=seed,
-                dataset=args.dataset,
-                samples=args.samples,
-                size=args.size,
-                batch_size=args.batch_size,
-                C=args.C,
-                N=args.N,
-                data_dir=args.data_dir,
-            )
+            config = config_from(args, rule=rule, seed=seed)
             out = Path(args.out) / f"{rule}-s{seed}"
             logs[seed] = run_darts(config, out)
             seconds = sum(entry["seconds"] for entry in logs[seed])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import api, correlate, search
 from .benchmarks import load_benchmark
-from .darts.run import DartsConfig, run_darts
+from .darts.run import DartsConfig, config_from, run_darts
 from .errors import GradnasError
 from .proxies import PROXIES, SEED_PROXIES
 from .run.tasks import ProbeSpec, make_tasks, run_task
@@ -194,20 +194,7 @@ def _print_epoch(entry: dict) -> None:
 
 
 def _cmd_darts(args) -> None:
-    config = DartsConfig(
-        rule=args.rule,
-        eta=args.eta,
-        epochs=args.epochs,
-        seed=args.seed,
-        space=args.space,
-        dataset=args.dataset,
-        samples=args.samples,
-        size=args.size,
-        batch_size=args.batch_size,
-        C=args.C,
-        N=args.N,
-        data_dir=args.data_dir,
-    )
+    config = config_from(args)
     log = run_darts(config, args.out, progress=_print_epoch)
     print(f"accuracy: {log[-1]['accuracy_source']}; none, skip: mean softmax weight over the edges")
     print(f"wrote {Path(args.out) / 'log.jsonl'}, log.csv, alphas.png and checkpoint.pt")

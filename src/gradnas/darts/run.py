@@ -14,7 +14,7 @@ import inspect
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,12 @@ class DartsConfig:
         del fields["data_dir"]
         fields["arch_betas"] = list(self.arch_betas)
         return fields
+
+
+def config_from(namespace: object, **overrides: object) -> DartsConfig:
+    """A DartsConfig from the like-named attributes of an argparse namespace, then `overrides`."""
+    values = {f.name: getattr(namespace, f.name) for f in fields(DartsConfig) if hasattr(namespace, f.name)}
+    return DartsConfig(**{**values, **overrides})
 
 
 def _check_real(value: object, name: str, strict: bool) -> None:
