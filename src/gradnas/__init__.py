@@ -4,7 +4,7 @@ import gradnas
 scores = gradnas.score(model, batch, ["gradsign", "gradalign_1"])  # any nn.Module classifier
 """
 
-from .api import rank, sample_archs
+from .api import rank, rank_models, sample_archs
 from .benchmarks import load_benchmark
 from .data import ProbeBatch, probe_batch
 from .errors import GradnasError
@@ -25,6 +25,7 @@ __all__ = [
     "load_benchmark",
     "probe_batch",
     "rank",
+    "rank_models",
     "sample_archs",
     "score",
 ]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
+import torch
 
 from .errors import GradnasError
-from .proxies import get_proxies
+from .models import Candidate, build_candidate
+from .proxies import get_proxies, score
 from .run.executor import execute
 from .run.tasks import ProbeSpec, make_tasks
 from .spaces import get_space
@@ -30,19 +35,59 @@ def rank(
 ) -> pd.DataFrame:
     """Score every architecture (one per-sample pass each) and sort, best first by `sort_by`
     (default: the first proxy). NaN scores sort last; their reasons are in `<proxy>_reason`."""
-    infos = get_proxies(proxies)
-    key = sort_by or infos[0].name
-    if key not in [i.name for i in infos]:
-        raise GradnasError(f"cannot sort by {key!r}: it is not among the proxies scored")
+    _check_sort_key(proxies, sort_by)
     rows = []
     for result in execute(make_tasks(space, archs, spec, proxies), workers=workers, progress=progress):
-        row = {"arch": result.task.arch, "seconds": result.seconds}
-        for name, s in result.scores.items():
-            row[name] = s.value
-            row[f"{name}_reason"] = s.reason
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    ascending = not next(i for i in infos if i.name == key).higher_is_better
+        rows.append({"arch": result.task.arch, "seconds": result.seconds, **_score_columns(result.scores)})
+    return _ranked(pd.DataFrame(rows), proxies, sort_by)
+
+
+def rank_models(
+    candidates: Mapping[str, Candidate] | Sequence[Candidate],
+    batch,
+    proxies: list[str],
+    *,
+    sort_by: str | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> pd.DataFrame:
+    """Score your own models (modules, or factories called with torch seeded by `seed`) on one
+    probe batch and sort them like `rank`; a list is named by its factories' `__name__`."""
+    _check_sort_key(proxies, sort_by)
+    if not isinstance(candidates, Mapping):
+        candidates = {getattr(c, "__name__", f"model{i}"): c for i, c in enumerate(candidates)}
+    if not candidates:
+        raise GradnasError("give at least one candidate model")
+    rows = []
+    for name, candidate in candidates.items():
+        start = time.perf_counter()
+        model = build_candidate(candidate, seed)
+        try:
+            scores = score(model, batch, proxies, dtype=dtype, seed=seed)
+        except GradnasError as why:
+            raise GradnasError(f"model {name!r}: {why}") from why
+        rows.append({"model": name, "seconds": time.perf_counter() - start, **_score_columns(scores)})
+    return _ranked(pd.DataFrame(rows), proxies, sort_by)
+
+
+def _check_sort_key(proxies: list[str], sort_by: str | None) -> None:
+    names = [i.name for i in get_proxies(proxies)]
+    if (sort_by or names[0]) not in names:
+        raise GradnasError(f"cannot sort by {sort_by!r}: it is not among the proxies scored")
+
+
+def _score_columns(scores) -> dict:
+    row = {}
+    for name, s in scores.items():
+        row[name] = s.value
+        row[f"{name}_reason"] = s.reason
+    return row
+
+
+def _ranked(frame: pd.DataFrame, proxies: list[str], sort_by: str | None) -> pd.DataFrame:
+    """Best first by `sort_by` (default: the first proxy), NaN last, ties in input order."""
+    key = sort_by or proxies[0]
+    ascending = not get_proxies([key])[0].higher_is_better
     frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)

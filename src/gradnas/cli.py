@@ -12,6 +12,7 @@ from . import api, correlate, search
 from .benchmarks import load_benchmark
 from .darts.run import DartsConfig, config_from, run_darts
 from .errors import GradnasError
+from .models import load_factory
 from .proxies import PROXIES, SEED_PROXIES
 from .run.tasks import ProbeSpec, make_tasks, run_task
 from .spaces import get_space
@@ -74,22 +75,30 @@ def _cmd_score(args) -> None:
 
 
 def _cmd_rank(args) -> None:
-    archs = api.sample_archs(args.space, args.archs, args.seed)
-    frame = api.rank(
-        archs,
-        args.proxies,
-        _spec(args),
-        space=args.space,
-        sort_by=args.sort_by,
-        workers=args.workers,
-        progress=not args.quiet,
-    )
+    if args.models:
+        candidates = {spec: load_factory(spec) for spec in args.models}
+        frame = api.rank_models(
+            candidates, _spec(args).batch(), args.proxies, sort_by=args.sort_by, seed=args.seed
+        )
+        what = "models"
+    else:
+        archs = api.sample_archs(args.space, args.archs, args.seed)
+        frame = api.rank(
+            archs,
+            args.proxies,
+            _spec(args),
+            space=args.space,
+            sort_by=args.sort_by,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+        what = f"{args.space} archs"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(args.out, index=False)
-    shown = frame.head(args.top)[["rank", "arch", *args.proxies]]
+    shown = frame.head(args.top)[["rank", frame.columns[1], *args.proxies]]
     print(
-        f"top {len(shown)} of {len(frame)} {args.space} archs by {args.sort_by or args.proxies[0]} "
+        f"top {len(shown)} of {len(frame)} {what} by {args.sort_by or args.proxies[0]} "
         f"({args.dataset}, batch {args.batch_size}, seed {args.seed}):"
     )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
@@ -233,6 +242,13 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rank", help="sample architectures, score them all, print the best")
     p.add_argument("--archs", type=int, default=100, help="how many to sample (default: 100)")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="FILE.py:FACTORY",
+        help="rank your own models instead: factories in a Python file, each returning an nn.Module",
+    )
     p.add_argument("--proxies", type=_names, default=["gradsign"], help="comma-separated (default: gradsign)")
     p.add_argument("--sort-by", default=None, help="proxy to rank by (default: the first)")
     p.add_argument("--top", type=int, default=10, help="rows to print (default: 10)")
