@@ -222,7 +222,7 @@ def test_cli_search_writes_a_summary_and_reports_bad_input(tmp_path, capsys):
     assert main(["search", "--algo", "rs,rea", "--runs", "2", "--budget", "12000", "--out", str(out)]) == 0
     summary = (out / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("search,dataset,runs,mean,std") and len(summary) == 3
-    assert (out / "curves-cifar10.png").stat().st_size > 0
+    assert (out / "curves-cifar10_12000_s_knas.png").stat().st_size > 0  # one plot per budget protocol
     rows = [
         json.loads(x) for x in next(out.glob("*REA*")).joinpath("histories.jsonl").read_text().splitlines()
     ]

@@ -162,7 +162,7 @@ def best_so_far(runs: list[dict], times: np.ndarray) -> np.ndarray:
     for i, run in enumerate(runs):
         best = -np.inf
         for h in run["history"]:
-            if h["fidelity"] == 1.0:
+            if h["fidelity"] == 1.0 and h["evaluated"]:
                 best = max(best, h["accuracy"])
                 curves[i, times >= h["clock"]] = best
     return curves.mean(0)
@@ -177,8 +177,9 @@ def run_searches(
     progress=None,
 ) -> pd.DataFrame:
     """Every configuration's campaign under `out_dir/<label>/`, then `summary.csv` and one
-    `curves-<dataset>.png` per dataset. `benchmark` gives the accuracies and `scores(name)` a
-    proxy's (or an ensemble's) score function."""
+    `curves-<dataset>-<budget>.png` per dataset and budget protocol (searches that evaluate
+    nothing have no curve). `benchmark` gives the accuracies and `scores(name)` a proxy's (or an
+    ensemble's) score function."""
     out = Path(out_dir)
     rows, curves = [], {}
     for config in configs:
@@ -192,14 +193,24 @@ def run_searches(
             progress,
         )
         rows.append(summarize(config, runs))
-        horizon = max((r["history"][-1]["clock"] for r in runs if r["history"]), default=0.0)
-        times = np.linspace(0.0, horizon, 200)
-        curves.setdefault(config.dataset, {})[config.label] = (times, best_so_far(runs, times))
+        if any(h["evaluated"] for r in runs for h in r["history"]):
+            horizon = max(r["history"][-1]["clock"] for r in runs if r["history"])
+            times = np.linspace(0.0, horizon, 200)
+            curves.setdefault(_protocol(config), {})[config.label] = (times, best_so_far(runs, times))
     summary = pd.DataFrame(rows)
     summary.to_csv(out / "summary.csv", index=False)
-    for dataset, lines in curves.items():
-        search_curves(lines, out / f"curves-{dataset}.png", f"NB201 {dataset}: mean over runs")
+    for protocol, lines in curves.items():
+        search_curves(lines, out / f"curves-{_safe(protocol)}.png", f"NB201 {protocol}: mean over runs")
     return summary
+
+
+def _protocol(config: SearchConfig) -> str:
+    """The dataset and budget that make curves comparable, e.g. "cifar10 12000 s knas"."""
+    budget = [
+        f"{config.budget:g} s" if config.budget else "",
+        f"{config.max_evals} evals" if config.max_evals else "",
+    ]
+    return " ".join([config.dataset, *filter(None, budget), config.cost])
 
 
 def _lookup(benchmark, dataset: str) -> Callable[[str], float]:
@@ -209,11 +220,15 @@ def _lookup(benchmark, dataset: str) -> Callable[[str], float]:
     return lambda arch: table[arch] if arch in table else benchmark.query(arch, dataset)
 
 
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in text)
+
+
 def _folder(config: SearchConfig) -> str:
     """A file-system-safe folder name for one configuration."""
     text = f"{config.dataset}-{config.label}-{config.cost}-b{config.budget}-e{config.max_evals}"
     text += "-charged" if config.charge_proxy else ""
-    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in text)
+    return _safe(text)
 
 
 def expand(algos: list[str], *, ks=(40,), ms=(1000,), ns=(100,), **common) -> list[SearchConfig]:
