@@ -228,9 +228,11 @@ def test_cli_search_writes_a_summary_and_reports_bad_input(tmp_path, capsys):
     ]
     assert [len(r["history"]) for r in rows] == [5, 5] and not math.isnan(rows[0]["pick"]["accuracy"])
     assert main(["search", "--algo", "annealing", "--out", str(out)]) == 2
+    assert main(["search", "--algo", "rs,rea", "--assist", "gradsine", "--out", str(tmp_path / "g")]) == 2
+    assert not (tmp_path / "g").exists()  # refused before any campaign ran
     assert main(["search", "--algo", "rea", "--cost", "fixed:x", "--out", str(out / "x")]) == 2
     err = capsys.readouterr().err
-    assert "unknown search algorithm" in err and "fixed:SECONDS" in err
+    assert "unknown search algorithm" in err and "fixed:SECONDS" in err and "unknown proxy 'gradsine'" in err
 
 
 def test_stored_scores_compute_missing_ones_once_and_rank_ensembles_within_the_pool(tmp_path):

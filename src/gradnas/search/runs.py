@@ -181,6 +181,8 @@ def run_searches(
     nothing have no curve). `benchmark` gives the accuracies and `scores(name)` a proxy's (or an
     ensemble's) score function."""
     out = Path(out_dir)
+    # every score source first: an unknown proxy fails before any campaign runs, and each store is read once
+    sources = {c.assist: scores(c.assist) for c in configs if c.assist is not None}
     rows, curves = [], {}
     for config in configs:
         runs = run_campaign(
@@ -188,7 +190,7 @@ def run_searches(
             config,
             _lookup(benchmark, config.dataset),
             parse_cost(config.cost, config.dataset, benchmark),
-            None if config.assist is None else scores(config.assist),
+            sources.get(config.assist),
             out / _folder(config),
             progress,
         )
