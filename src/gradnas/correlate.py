@@ -21,8 +21,8 @@ from .evaluate.published import published_for
 from .evaluate.report import write_report
 from .proxies import get_proxies
 from .run.executor import execute
-from .run.store import ScoreKey, Store, StoredScore
-from .run.tasks import ProbeSpec, ScoreTask, TaskResult, make_tasks
+from .run.store import ScoreKey, Store
+from .run.tasks import ProbeSpec, ScoreTask, make_tasks, score_keys, stored_rows
 
 STUDY_FILE, STORE_FILE = "study.json", "scores.sqlite"
 
@@ -74,35 +74,11 @@ def study_archs(study: Study, benchmark) -> list[str]:
     return [pool[i] for i in chosen]
 
 
-def _keys(task: ScoreTask) -> list[ScoreKey]:
-    spec = task.spec
-    return [
-        ScoreKey(
-            task.space,
-            task.arch,
-            spec.dataset,
-            info.name,
-            spec.batch_size,
-            spec.seed,
-            spec.label,
-            info.version,
-        )
-        for info in get_proxies(task.proxies)
-    ]
-
-
-def _rows(result: TaskResult) -> list[StoredScore]:
-    return [
-        StoredScore(key, s.value, s.reason, result.seconds)
-        for key, s in zip(_keys(result.task), result.scores.values())
-    ]
-
-
 def _missing(tasks: list[ScoreTask], done: set[ScoreKey]) -> list[ScoreTask]:
     """The tasks still to run, each asking only for its proxies without a stored score."""
     todo = []
     for task in tasks:
-        names = tuple(n for n, k in zip(task.proxies, _keys(task)) if k not in done)
+        names = tuple(n for n, k in zip(task.proxies, score_keys(task)) if k not in done)
         if names:
             todo.append(replace(task, proxies=names))
     return todo
@@ -125,7 +101,7 @@ def run_study(
     tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
     study.save(out)
     with Store(out / STORE_FILE) as store:
-        todo = _missing(tasks, store.existing(k for t in tasks for k in _keys(t)))
+        todo = _missing(tasks, store.existing(k for t in tasks for k in score_keys(t)))
         for result in execute(
             todo,
             workers=workers,
@@ -134,14 +110,14 @@ def run_study(
             progress=progress,
             description=f"scoring {study.probe.dataset}",
         ):
-            store.put_many(_rows(result))
+            store.put_many(stored_rows(result))
     return report(out)
 
 
 def scores_frame(study: Study, store: Store, benchmark) -> pd.DataFrame:
     """One row per architecture of the study: its proxy scores and its ground-truth accuracy."""
     archs = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
-    wanted = {k: (k.arch, k.proxy) for t in archs for k in _keys(t)}
+    wanted = {k: (k.arch, k.proxy) for t in archs for k in score_keys(t)}
     spec = study.probe
     stored = store.to_frame(
         space=study.space, dataset=spec.dataset, batch_size=spec.batch_size, seed=spec.seed, probe=spec.label

@@ -17,6 +17,7 @@ from ..data import ProbeBatch, probe_batch
 from ..errors import GradnasError, unknown_choice
 from ..proxies import Score, ThinNetwork, get_proxies, score
 from ..spaces import get_space
+from .store import ScoreKey, StoredScore
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -105,3 +106,29 @@ def make_tasks(space: str, archs: list[str], spec: ProbeSpec, proxies: list[str]
     names = tuple(info.name for info in get_proxies(proxies))
     searchspace = get_space(space)
     return [ScoreTask(space, searchspace.format(searchspace.parse(a)), spec, names) for a in archs]
+
+
+def score_keys(task: ScoreTask) -> list[ScoreKey]:
+    """The store keys of the task's scores, one per proxy, in the task's order."""
+    spec = task.spec
+    return [
+        ScoreKey(
+            task.space,
+            task.arch,
+            spec.dataset,
+            info.name,
+            spec.batch_size,
+            spec.seed,
+            spec.label,
+            info.version,
+        )
+        for info in get_proxies(task.proxies)
+    ]
+
+
+def stored_rows(result: TaskResult) -> list[StoredScore]:
+    """A finished task's scores as store rows (the whole call's seconds on each)."""
+    return [
+        StoredScore(key, s.value, s.reason, result.seconds)
+        for key, s in zip(score_keys(result.task), result.scores.values())
+    ]

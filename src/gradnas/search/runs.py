@@ -183,12 +183,13 @@ def run_searches(
     out = Path(out_dir)
     # every score source first: an unknown proxy fails before any campaign runs, and each store is read once
     sources = {c.assist: scores(c.assist) for c in configs if c.assist is not None}
+    lookups = {c.dataset: _lookup(benchmark, c.dataset) for c in configs}  # one table per dataset
     rows, curves = [], {}
     for config in configs:
         runs = run_campaign(
             space,
             config,
-            _lookup(benchmark, config.dataset),
+            lookups[config.dataset],
             parse_cost(config.cost, config.dataset, benchmark),
             sources.get(config.assist),
             out / _folder(config),

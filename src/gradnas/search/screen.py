@@ -15,8 +15,8 @@ import pandas as pd
 from ..errors import GradnasError
 from ..evaluate.ensemble import PREFIX, ensemble_scores, parse_ensemble
 from ..proxies import get_proxies
-from ..run.store import ScoreKey, Store, StoredScore
-from ..run.tasks import ProbeSpec, ScoreTask, run_task
+from ..run.store import Store
+from ..run.tasks import ProbeSpec, ScoreTask, run_task, stored_rows
 
 # scores(candidates) -> (higher-is-better values, seconds the scores cost)
 ScoreFn = Callable[[Sequence[str]], tuple[np.ndarray, float]]
@@ -30,6 +30,7 @@ class StoredScores:
     def __init__(self, name: str, path, space: str, spec: ProbeSpec, *, compute: bool = True):
         self.members = parse_ensemble(name) if name.startswith(PREFIX) else {name: 1.0}
         self.infos = {info.name: info for info in get_proxies(self.members)}
+        self.directions = {name: info.higher_is_better for name, info in self.infos.items()}
         self.store, self.space, self.spec, self.compute = Store(path), space, spec, compute
         frame = self.store.to_frame(
             space=space,
@@ -60,33 +61,19 @@ class StoredScores:
                 "or allow computing them"
             )
         for arch, names in missing.items():
-            result = run_task(ScoreTask(self.space, arch, self.spec, names))
-            rows = []
-            for name, score in result.scores.items():
-                info = self.infos[name]
-                key = ScoreKey(
-                    self.space,
-                    arch,
-                    self.spec.dataset,
-                    name,
-                    self.spec.batch_size,
-                    self.spec.seed,
-                    self.spec.label,
-                    info.version,
-                )
-                rows.append(StoredScore(key, score.value, score.reason, result.seconds))
-                self._keep(name, arch, score.value, result.seconds)
+            rows = stored_rows(run_task(ScoreTask(self.space, arch, self.spec, names)))
+            for row in rows:
+                self._keep(row.key.proxy, arch, row.value, row.seconds)
             self.store.put_many(rows)
 
     def __call__(self, archs: Sequence[str]) -> tuple[np.ndarray, float]:
         self._fill(archs)
         frame = pd.DataFrame({m: [self.values[m][a] for a in archs] for m in self.members})
-        directions = {m: info.higher_is_better for m, info in self.infos.items()}
         if len(self.members) > 1:
-            values = ensemble_scores(frame, self.members, directions)
+            values = ensemble_scores(frame, self.members, self.directions)
         else:
             (name,) = self.members
-            values = frame[name].to_numpy(dtype=np.float64) * (1 if directions[name] else -1)
+            values = frame[name].to_numpy(dtype=np.float64) * (1 if self.directions[name] else -1)
         return values, float(sum(self.seconds.get(a, 0.0) for a in set(archs)))
 
 
@@ -108,17 +95,13 @@ class Screen:
             self.objective.charge_overhead(seconds)
         return np.where(np.isfinite(values), values, -np.inf)
 
-    def best(self, candidates: Sequence[str]) -> tuple[str, float]:
-        values = self.score(candidates)
-        i = int(np.argmax(values))
-        return candidates[i], float(values[i])
-
 
 def propose(space, draw: Callable[[], object], screen: Screen | None) -> tuple[object, float | None]:
     """One architecture to evaluate: `draw()` itself, or with a screen the best-scored of
-    `screen.pool` draws (the G-variants' step)."""
+    `screen.pool` draws (the G-variants' step; an undefined score never wins)."""
     if screen is None:
         return draw(), None
     pool = [draw() for _ in range(screen.pool)]
-    best, value = screen.best([space.format(a) for a in pool])
-    return space.parse(best), value
+    values = screen.score([space.format(a) for a in pool])
+    best = int(np.argmax(values))
+    return pool[best], float(values[best])
