@@ -1,7 +1,7 @@
 """How much does scoring an architecture cost, relative to one ordinary training step?
 
-For the same seeded random NAS-Bench-201 architectures and one probe batch, this times, on the
-CPU it runs on:
+For the same seeded random architectures of a space (NAS-Bench-201 unless ``--space``) and one
+probe batch, this times, on the CPU it runs on:
 
   (a) batched    one batched forward + backward of the probe batch in train mode
                  (``F.cross_entropy(model(x), y).backward()``) -- the unit of cost;
@@ -22,6 +22,7 @@ target is nine <= 3x batched. Each architecture's model is built after
 timings many-fold at random); process CPU seconds are recorded beside wall seconds as a check.
 
     python bench/speed.py --archs 20 --batch-size 128 --dataset cifar10
+    python bench/speed.py --space nb101 --archs 10 --batch-size 128 --dataset cifar10
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ STAGES = ["batched", "loop", "nine", "gradsign", "loop9"]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--archs", type=int, default=20, help="number of random NB201 architectures")
+    p.add_argument("--space", default="nb201", help="search space to sample from (default: nb201)")
+    p.add_argument("--archs", type=int, default=20, help="number of random architectures")
     p.add_argument("--batch-size", type=int, default=128, help="probe batch size")
     p.add_argument("--dataset", default="cifar10", help="probe dataset (cifar10, digits, synthetic, ...)")
     p.add_argument("--seed", type=int, default=0, help="seed for the archs, the batch, model init, proxies")
@@ -153,6 +155,17 @@ def load_average() -> str:
         return "n/a"
 
 
+def distinct_samples(space, n: int, rng: np.random.Generator) -> list:
+    """`n` different architectures: NB201's `sample_many` (the draws behind the README's figures),
+    else repeated `sample`."""
+    if hasattr(space, "sample_many"):
+        return space.sample_many(n, rng, unique=True)
+    archs: dict = {}
+    while len(archs) < n:
+        archs.setdefault(space.sample(rng), None)
+    return list(archs)
+
+
 def short_arch(text: str) -> str:
     """`|nor_conv_3x3~0|+|none~0|skip_connect~1|+...` -> `c3/z,s/...`: the six ops, cell by cell."""
     abbrev = {"none": "z", "skip_connect": "s", "nor_conv_1x1": "c1", "nor_conv_3x3": "c3",
@@ -195,20 +208,21 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.dataset} batch of {args.batch_size}, {args.archs} archs, seed {args.seed}, "
           f"repeats {args.repeats}, load average {load_average()}")
 
-    space = get_space("nb201")
+    space = get_space(args.space)
     batch = probe_batch(args.dataset, batch_size=args.batch_size, seed=args.seed)
-    archs = space.sample_many(args.archs, np.random.default_rng(args.seed), unique=True)
+    archs = distinct_samples(space, args.archs, np.random.default_rng(args.seed))
     stages = [key for key in STAGES if key != "loop9" or args.with_loop_proxies]
 
     def build(arch) -> nn.Module:
-        return build_model("nb201", str(arch), batch, args.seed)
+        return build_model(args.space, space.format(arch), batch, args.seed)
 
     warm = argparse.Namespace(**{**vars(args), "repeats": 1})
     start = time.perf_counter()
     measure(build(archs[0]), batch, warm)
     print(f"warm-up on the first arch: {time.perf_counter() - start:.1f} s (not counted)\n")
 
-    header = f"{'#':>3} {'arch':<26} {'params':>7}" + "".join(f" {k:>9}" for k in stages)
+    width = 26 if args.space == "nb201" else 60
+    header = f"{'#':>3} {'arch':<{width}} {'params':>7}" + "".join(f" {k:>9}" for k in stages)
     header += "".join(f" {k + '/b':>11}" for k in stages if k != "batched")
     print(header)
     rows = []
@@ -221,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             if key != "batched":
                 row[f"{key}_ratio"] = float(row[key]) / float(row["batched"])
         rows.append(row)
-        line = f"{i:>3} {short_arch(str(row['arch'])):<26} {row['params_m']:6.3f}M"
+        text = short_arch(str(row["arch"])) if args.space == "nb201" else str(row["arch"])
+        line = f"{i:>3} {text:<{width}} {row['params_m']:6.3f}M"
         line += "".join(f" {float(row[k]):8.3f}s" for k in stages)
         line += "".join(f" {float(row[k + '_ratio']):10.2f}x" for k in stages if k != "batched")
         flags = [f"undefined: {row['undefined']}"] if row["undefined"] else []

@@ -129,6 +129,7 @@ def _cmd_correlate(args) -> None:
         args.space,
         args.benchmark,
         args.target,
+        args.metric,
         args.archs,
         _spec(args),
         ensembles=tuple(args.ensemble),
@@ -269,8 +270,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", default="results", help="study directory: store, tables, plots (default: results)"
     )
-    p.add_argument("--benchmark", default="nb201", help="'nb201' or a table file with an arch column")
+    p.add_argument(
+        "--benchmark",
+        default="nb201",
+        help="'nb201', a table (.csv, .parquet) with an arch column, or an NB101 .npz",
+    )
     p.add_argument("--target", default=None, help="benchmark dataset column (default: the probe dataset)")
+    p.add_argument(
+        "--metric",
+        default="test_accuracy",
+        help="benchmark metric, e.g. val_accuracy (default: test_accuracy)",
+    )
     p.add_argument(
         "--ensemble",
         action="append",

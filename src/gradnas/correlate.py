@@ -35,6 +35,7 @@ class Study:
     space: str = "nb201"
     benchmark: str = "nb201"
     target: str | None = None  # the benchmark's dataset column; default: the probe dataset
+    metric: str = "test_accuracy"  # which of the benchmark's metrics to compare with
     archs: int | str = 1000
     probe: ProbeSpec = ProbeSpec()
     ensembles: tuple[str, ...] = ()  # rank-aggregation names, e.g. "ensemble:gradsign+naswot"
@@ -97,7 +98,7 @@ def run_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
-    benchmark.query(benchmark.archs()[0], study.target_dataset)  # an unknown dataset fails now
+    benchmark.query(benchmark.archs()[0], study.target_dataset, study.metric)  # unknown names fail now
     tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
     study.save(out)
     with Store(out / STORE_FILE) as store:
@@ -135,7 +136,7 @@ def scores_frame(study: Study, store: Store, benchmark) -> pd.DataFrame:
     missing = sum((a, p) not in values for a in frame["arch"] for p in study.proxies)
     if missing:
         raise GradnasError(f"{missing} scores of this study are not stored yet; re-run `gradnas correlate`")
-    frame["accuracy"] = benchmark.query_many(frame["arch"].tolist(), study.target_dataset)
+    frame["accuracy"] = benchmark.query_many(frame["arch"].tolist(), study.target_dataset, study.metric)
     return frame
 
 
@@ -153,7 +154,7 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     spec = study.probe
     title = (
         f"{study.space}: {len(frame)} archs, probe {spec.dataset} batch {spec.batch_size} {spec.label} "
-        f"seed {spec.seed}, vs {study.benchmark} {study.target_dataset} accuracy"
+        f"seed {spec.seed}, vs {study.benchmark} {study.target_dataset} {study.metric}"
     )
     return write_report(
         frame,

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from gradnas.benchmarks.base import Benchmark
+from gradnas.benchmarks.nb101 import load_nb101
 from gradnas.benchmarks.nb201 import load_nb201
 from gradnas.benchmarks.table import TableBenchmark
 from gradnas.errors import GradnasError
 
 BENCHMARKS = {"nb201": load_nb201}
+# Files in a benchmark's own format, by suffix; any other existing file is read as a table.
+FILE_LOADERS: dict[str, Callable[[str], Benchmark]] = {".npz": load_nb101}
 
-__all__ = ["BENCHMARKS", "Benchmark", "TableBenchmark", "load_benchmark", "load_nb201"]
+__all__ = ["BENCHMARKS", "Benchmark", "TableBenchmark", "load_benchmark", "load_nb101", "load_nb201"]
 
 
 def load_benchmark(
     name_or_path: str | os.PathLike = "nb201", data_dir: str | os.PathLike | None = None
 ) -> Benchmark:
-    """A benchmark by name ("nb201", found in ``data_dir``) or from an existing table file."""
+    """A benchmark by name ("nb201", found in ``data_dir``) or from an existing file: one in a
+    format of ``FILE_LOADERS`` (by suffix), or else a table."""
     key = os.fspath(name_or_path)
     loader = BENCHMARKS.get(key.lower())
     if loader is not None:
         return loader(data_dir=data_dir)
     if Path(key).is_file():
-        return TableBenchmark.from_file(key)
+        loader = FILE_LOADERS.get(Path(key).suffix.lower())
+        return loader(key) if loader else TableBenchmark.from_file(key)
     raise GradnasError(
         f"unknown benchmark {key!r}: valid names are {', '.join(sorted(BENCHMARKS))}, "
         "or give the path of an existing .csv, .csv.gz or .parquet table"
+        + "".join(f" or {suffix} file" for suffix in sorted(FILE_LOADERS))
     )

@@ -205,3 +205,51 @@ class TableBenchmark:
         if costs is None or np.isnan(costs[row]):
             return None
         return float(costs[row])
+
+
+class MultiMetricBenchmark:
+    """Several metrics (validation and test accuracy, ...) of one set of architectures: one
+    `TableBenchmark` per metric, all with the same archs and datasets, queried by ``metric``."""
+
+    def __init__(self, tables: dict[str, TableBenchmark], name: str, description: str = "") -> None:
+        if not tables:
+            raise GradnasError(f"benchmark {name!r} has no metrics")
+        first = next(iter(tables.values()))
+        for metric, table in tables.items():
+            if table.archs() != first.archs() or table.datasets != first.datasets:
+                raise GradnasError(f"metric {metric!r} of benchmark {name!r} covers other archs or datasets")
+        self.name = name
+        self.description = description
+        self.metrics: tuple[str, ...] = tuple(tables)
+        self.datasets = first.datasets
+        self._tables = tables
+        self._first = first
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def __contains__(self, arch: object) -> bool:
+        return arch in self._first
+
+    def __repr__(self) -> str:
+        return (
+            f"MultiMetricBenchmark(name={self.name!r}, archs={len(self)}, "
+            f"datasets={self.datasets}, metrics={self.metrics})"
+        )
+
+    def archs(self) -> list[str]:
+        return self._first.archs()
+
+    def _table(self, metric: str) -> TableBenchmark:
+        if metric not in self._tables:
+            raise unknown_choice("metric", metric, self.metrics)
+        return self._tables[metric]
+
+    def query(self, arch: object, dataset: str, metric: str = "test_accuracy") -> float:
+        return self._table(metric).query(arch, dataset, metric)
+
+    def query_many(self, archs: Iterable[object], dataset: str, metric: str = "test_accuracy") -> np.ndarray:
+        return self._table(metric).query_many(archs, dataset, metric)
+
+    def cost(self, arch: object, dataset: str) -> float | None:
+        return self._first.cost(arch, dataset)

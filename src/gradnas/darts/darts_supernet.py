@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.errors import unknown_choice
-from gradnas.spaces.nb201 import _positive_int as positive_int
+from gradnas.validate import positive_int
 
 DARTS_OPS: tuple[str, ...] = (
     "none",

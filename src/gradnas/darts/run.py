@@ -30,7 +30,7 @@ from gradnas.darts.supernet import NB201Supernet
 from gradnas.errors import GradnasError, unknown_choice
 from gradnas.spaces import get_space
 from gradnas.spaces.nb201 import OPS, NB201Arch
-from gradnas.spaces.nb201 import _positive_int as positive_int
+from gradnas.validate import positive_int
 
 SPACES = ("nb201",)
 # Smallest allowed value of each whole-number setting (BatchNorm needs two samples in a batch).

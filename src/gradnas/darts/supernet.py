@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.spaces.nb201 import EDGES, NUM_EDGES, NUM_OPS, OPS, NB201Arch, ResidualReduction, make_op
-from gradnas.spaces.nb201 import _positive_int as positive_int
+from gradnas.validate import positive_int
 
 
 class MixedOp(nn.Module):

@@ -54,6 +54,15 @@ class SearchSpace(Protocol[ArchT]):
         ...
 
 
+def arch_of(arch: object, cls: type[ArchT], space: str) -> ArchT:
+    """`arch` itself if it is a `cls`, or the arch its string spells (`cls.from_string`)."""
+    if isinstance(arch, str):
+        arch = cls.from_string(arch)
+    if not isinstance(arch, cls):
+        raise GradnasError(f"{space} arch must be a {cls.__name__} object or its string, got {type(arch).__name__}")
+    return arch
+
+
 def _lazy(module: str, attr: str) -> Callable[[], SearchSpace[Any]]:
     """A factory importing `module` only when the space is first asked for."""
     return lambda: getattr(import_module(module), attr)()
@@ -61,6 +70,7 @@ def _lazy(module: str, attr: str) -> Callable[[], SearchSpace[Any]]:
 
 _FACTORIES: dict[str, Callable[[], SearchSpace[Any]]] = {
     "nb201": _lazy("gradnas.spaces.nb201", "NB201Space"),
+    "nb101": _lazy("gradnas.spaces.nb101", "NB101Space"),
 }
 _INSTANCES: dict[str, SearchSpace[Any]] = {}
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.errors import GradnasError, unknown_choice
+from gradnas.validate import check_rng, image_shape, positive_int
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to, from) per edge, in the order edges appear in the canonical string.
@@ -139,12 +140,6 @@ def as_arch(arch: NB201Arch | str | Sequence[int | str]) -> NB201Arch:
     return NB201Arch.from_ops(arch)
 
 
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise GradnasError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
-
-
 # ---------------------------------------------------------------- network (benchmark definition)
 
 
@@ -250,12 +245,6 @@ class NB201Network(nn.Module):
         return self.classifier(out)
 
 
-def _positive_int(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise GradnasError(f"{what} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 # ---------------------------------------------------------------- the space
 
 
@@ -286,12 +275,12 @@ class NB201Space:
         return (NB201Arch.from_index(i) for i in range(NUM_ARCHS))
 
     def sample(self, rng: np.random.Generator) -> NB201Arch:
-        return NB201Arch.from_index(int(_check_rng(rng).integers(NUM_ARCHS)))
+        return NB201Arch.from_index(int(check_rng(rng).integers(NUM_ARCHS)))
 
     def sample_many(self, n: int, rng: np.random.Generator, unique: bool = True) -> list[NB201Arch]:
         """`n` uniform draws; without replacement when `unique` (so n <= 15,625)."""
-        n = _positive_int(n, "number of samples", 0)
-        rng = _check_rng(rng)
+        n = positive_int(n, "number of samples", 0)
+        rng = check_rng(rng)
         if unique:
             if n > NUM_ARCHS:
                 raise GradnasError(f"cannot draw {n} unique NB201 archs; there are {NUM_ARCHS}")
@@ -302,7 +291,7 @@ class NB201Space:
 
     def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
         """Uniform edge, then a uniform op among the 4 other ops on it (SPEC §6 evolution)."""
-        arch, rng = as_arch(arch), _check_rng(rng)
+        arch, rng = as_arch(arch), check_rng(rng)
         e = int(rng.integers(NUM_EDGES))
         ops = list(arch.ops)
         ops[e] = (ops[e] + 1 + int(rng.integers(NUM_OPS - 1))) % NUM_OPS
@@ -332,14 +321,10 @@ class NB201Space:
         one value per channel there.
         """
         arch = as_arch(arch)
-        num_classes = _positive_int(num_classes, "num_classes", 2)
-        if not isinstance(input_shape, Sequence) or len(input_shape) != 3:
-            raise GradnasError(f"input_shape must be (channels, H, W), got {input_shape!r}")
-        in_channels = _positive_int(input_shape[0], "input channels", 1)
-        _positive_int(input_shape[1], "input height", 8)
-        _positive_int(input_shape[2], "input width", 8)
+        num_classes = positive_int(num_classes, "num_classes", 2)
+        in_channels = image_shape(input_shape, 8)[0]
         return NB201Network(
-            arch, num_classes, in_channels, _positive_int(C, "C", 1), _positive_int(N, "N", 1)
+            arch, num_classes, in_channels, positive_int(C, "C", 1), positive_int(N, "N", 1)
         )
 
     def thin(

@@ -1,0 +1,306 @@
+"""The NAS-Bench-101 cell space (Ying et al. 2019; SPEC §4): DAG cells of at most 7 vertices.
+
+A cell is an upper-triangular adjacency matrix over vertices 0 (input) .. V-1 (output) plus one
+op per interior vertex (conv3x3-bn-relu, conv1x1-bn-relu, maxpool3x3), with at most 9 edges.
+Two specs describe the same network when they are equal after *pruning* (dropping vertices off
+every input→output path) and *relabelling* interior vertices, so `NB101Arch` stores the pruned
+cell in a canonical labelling: equality, hashing and the text form are those of the isomorphism
+class, and benchmark rows for relabelled copies of one cell find each other.
+
+Text form (what `format` writes; `parse` also reads any labelling and the long op names)::
+
+    ops=conv3x3,conv1x1,maxpool3x3;edges=0-1,0-2,1-3,2-4,3-4
+
+`ops` lists the interior vertices 1..V-2 in order, `edges` the pairs i-j (i < j) of the matrix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradnas.errors import GradnasError, unknown_choice
+from gradnas.spaces.base import arch_of
+from gradnas.spaces.nb101_network import NB101Network
+from gradnas.validate import check_rng, image_shape, positive_int
+
+OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
+SHORT: dict[str, str] = {
+    "conv3x3-bn-relu": "conv3x3",
+    "conv1x1-bn-relu": "conv1x1",
+    "maxpool3x3": "maxpool3x3",
+}
+_BY_NAME: dict[str, int] = {
+    **{n: i for i, n in enumerate(OPS)},
+    **{s: OPS.index(n) for n, s in SHORT.items()},
+}
+MAX_VERTICES = 7
+MAX_EDGES = 9
+NUM_CELLS = 423_624  # distinct cells (isomorphism classes) in the space, as counted by the benchmark
+
+
+def _op_code(name: object) -> int:
+    if not isinstance(name, str) or name not in _BY_NAME:
+        raise unknown_choice("NB101 op", name, [*OPS, *SHORT.values()])
+    return _BY_NAME[name]
+
+
+def _reachable(start: int, step: dict[int, list[int]]) -> set[int]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in step.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _prune(size: int, edges: set[tuple[int, int]]) -> list[int]:
+    """The vertices on some input→output path, in order; GradnasError if there is no such path."""
+    out_of: dict[int, list[int]] = {}
+    into: dict[int, list[int]] = {}
+    for i, j in edges:
+        out_of.setdefault(i, []).append(j)
+        into.setdefault(j, []).append(i)
+    keep = _reachable(0, out_of) & _reachable(size - 1, into)
+    if size - 1 not in keep:
+        raise GradnasError("NB101 cell has no path from the input (vertex 0) to the output")
+    return sorted(keep)
+
+
+def _canonical(ops: tuple[int, ...], edges: frozenset[tuple[int, int]]) -> tuple[tuple[int, ...], tuple]:
+    """The smallest (ops, edges) encoding over every topological relabelling of interior vertices.
+
+    Isomorphic cells have the same set of relabellings, hence the same minimum; at most 5! = 120
+    orders are tried."""
+    inner = len(ops)
+    last = inner + 1
+    best = None
+    for order in itertools.permutations(range(1, last)):  # order[k] = old vertex given label k + 1
+        label = {0: 0, last: last, **{old: k + 1 for k, old in enumerate(order)}}
+        if any(label[i] >= label[j] for i, j in edges):
+            continue
+        code = (tuple(ops[old - 1] for old in order), tuple(sorted((label[i], label[j]) for i, j in edges)))
+        if best is None or code < best:
+            best = code
+    return best
+
+
+@dataclass(frozen=True)
+class NB101Arch:
+    """A pruned NB101 cell in canonical labelling (see the module docstring).
+
+    Build one with `from_spec(matrix, ops)` or `NB101Space.parse`; `ops` are interior op codes
+    (indices into OPS) and `edges` the (i, j) pairs of the adjacency matrix, i < j.
+    """
+
+    ops: tuple[int, ...]
+    edges: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def from_spec(cls, matrix: Sequence[Sequence[int]] | np.ndarray, ops: Sequence[str | int]) -> NB101Arch:
+        """From a benchmark spec: a V×V 0/1 upper-triangular matrix and V ops, `input` first and
+        `output` last (names, or codes into OPS for interior vertices); pruned and canonicalised."""
+        m = np.asarray(matrix)
+        if m.ndim != 2 or m.shape[0] != m.shape[1] or not 2 <= m.shape[0] <= MAX_VERTICES:
+            raise GradnasError(f"NB101 matrix must be V×V with 2 <= V <= {MAX_VERTICES}, got shape {m.shape}")
+        if not np.isin(m, (0, 1)).all():
+            raise GradnasError("NB101 matrix entries must be 0 or 1")
+        if np.tril(m).any():
+            raise GradnasError("NB101 matrix must be strictly upper-triangular (edges i→j with i < j)")
+        size = m.shape[0]
+        if len(ops) != size:
+            raise GradnasError(f"NB101 spec has a {size}×{size} matrix but {len(ops)} ops")
+        if ops[0] != "input" or ops[-1] != "output":
+            raise GradnasError(f"NB101 ops must start with 'input' and end with 'output', got {list(ops)}")
+        codes = [
+            op if isinstance(op, (int, np.integer)) and 0 <= op < len(OPS) else _op_code(op)
+            for op in ops[1:-1]
+        ]
+        edges = {(int(i), int(j)) for i, j in zip(*np.nonzero(m))}
+        return cls._pruned(size, tuple(int(c) for c in codes), edges)
+
+    @classmethod
+    def _pruned(cls, size: int, codes: tuple[int, ...], edges: set[tuple[int, int]]) -> NB101Arch:
+        keep = _prune(size, edges)
+        new = {old: k for k, old in enumerate(keep)}
+        kept = frozenset((new[i], new[j]) for i, j in edges if i in new and j in new)
+        if len(kept) > MAX_EDGES:
+            raise GradnasError(f"NB101 cell has {len(kept)} edges after pruning; at most {MAX_EDGES} allowed")
+        ops, canon = _canonical(tuple(codes[old - 1] for old in keep[1:-1]), kept)
+        return cls(ops, canon)
+
+    @classmethod
+    def from_string(cls, text: str) -> NB101Arch:
+        """Parse the text form (any labelling, short or long op names); see the module docstring."""
+        if not isinstance(text, str):
+            raise GradnasError(f"NB101 arch string must be a str, got {type(text).__name__}")
+        parts = dict(part.partition("=")[::2] for part in text.strip().split(";"))
+        if set(parts) != {"ops", "edges"} or text.count(";") != 1:
+            raise GradnasError(f"NB101 arch string must read 'ops=...;edges=i-j,...', got {text!r}")
+        names = [n for n in parts["ops"].split(",") if n]
+        size = len(names) + 2
+        if size > MAX_VERTICES:
+            raise GradnasError(f"NB101 cell has {size} vertices; at most {MAX_VERTICES} allowed: {text!r}")
+        edges = set()
+        for pair in filter(None, parts["edges"].split(",")):
+            i, sep, j = pair.partition("-")
+            if not (sep and i.isdigit() and j.isdigit() and int(i) < int(j) < size):
+                raise GradnasError(
+                    f"NB101 edge must read i-j with 0 <= i < j < {size}, got {pair!r} in {text!r}"
+                )
+            edges.add((int(i), int(j)))
+        return cls._pruned(size, tuple(_op_code(n) for n in names), edges)
+
+    @property
+    def num_vertices(self) -> int:
+        return len(self.ops) + 2
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The V×V adjacency matrix (uint8)."""
+        m = np.zeros((self.num_vertices, self.num_vertices), dtype=np.uint8)
+        for i, j in self.edges:
+            m[i, j] = 1
+        return m
+
+    @property
+    def op_names(self) -> tuple[str, ...]:
+        """The V ops in the benchmark's spelling, `input` first and `output` last."""
+        return ("input", *(OPS[c] for c in self.ops), "output")
+
+    def fingerprint(self) -> str:
+        """NAS-Bench-101's hash of this cell (see `fingerprint`)."""
+        return fingerprint(self.matrix, [-1, *self.ops, -2])
+
+    def __str__(self) -> str:
+        ops = ",".join(SHORT[OPS[c]] for c in self.ops)
+        return f"ops={ops};edges=" + ",".join(f"{i}-{j}" for i, j in self.edges)
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def fingerprint(matrix: np.ndarray, labels: Sequence[int]) -> str:
+    """NAS-Bench-101's graph hash of a pruned cell in any labelling: per-vertex hashes of
+    (out-degree, in-degree, label), refined V times with the sorted hashes of in- and
+    out-neighbours, then an MD5 of the sorted vertex hashes. `labels`: -1 for the input, -2 for
+    the output, op codes (indices into OPS) between."""
+    m = np.asarray(matrix)
+    size = len(m)
+    rows = zip(m.sum(axis=1).tolist(), m.sum(axis=0).tolist(), [int(x) for x in labels])
+    hashes = [_md5(str(row)) for row in rows]
+    for _ in range(size):
+        hashes = [
+            _md5(
+                "".join(sorted(hashes[w] for w in range(size) if m[w, v]))
+                + "|"
+                + "".join(sorted(hashes[w] for w in range(size) if m[v, w]))
+                + "|"
+                + hashes[v]
+            )
+            for v in range(size)
+        ]
+    return _md5(str(sorted(hashes)))
+
+
+def as_arch(arch: NB101Arch | str) -> NB101Arch:
+    return arch_of(arch, NB101Arch, "nb101")
+
+
+def _padded(arch: NB101Arch) -> tuple[list[int], set[tuple[int, int]]]:
+    """The cell on 7 vertices: unused interior vertices (conv3x3, unconnected) before the output,
+    so a single edit can also grow the cell."""
+    extra = MAX_VERTICES - arch.num_vertices
+    last = arch.num_vertices - 1
+    edges = {(i, j + extra if j == last else j) for i, j in arch.edges}
+    return [*arch.ops, *[0] * extra], edges
+
+
+def _edited(arch: NB101Arch) -> Iterator[NB101Arch]:
+    """Every valid cell one edit away: one matrix entry flipped or one interior op changed."""
+    ops, edges = _padded(arch)
+    for pair in itertools.combinations(range(MAX_VERTICES), 2):
+        try:
+            yield NB101Arch._pruned(MAX_VERTICES, tuple(ops), edges ^ {pair})
+        except GradnasError:
+            continue
+    for v, op in enumerate(ops):
+        for other in range(len(OPS)):
+            if other != op:
+                yield NB101Arch._pruned(MAX_VERTICES, (*ops[:v], other, *ops[v + 1 :]), edges)
+
+
+class NB101Space:
+    """NAS-Bench-101: archs are canonical `NB101Arch` cells; too many to list (423,624)."""
+
+    name = "nb101"
+    size = NUM_CELLS
+    ops = OPS
+
+    def parse(self, text: str) -> NB101Arch:
+        return NB101Arch.from_string(text)
+
+    def format(self, arch: NB101Arch | str) -> str:
+        return str(as_arch(arch))
+
+    def archs(self) -> Iterator[NB101Arch]:
+        raise NotImplementedError(
+            "the NB101 space (423,624 cells) is not enumerated here; sample it, or score the "
+            "cells of a benchmark file (gradnas correlate --benchmark FILE.npz)"
+        )
+
+    def sample(self, rng: np.random.Generator) -> NB101Arch:
+        """The benchmark's random-search draw: each of the 21 matrix entries on with probability
+        1/2 and uniform interior ops, redrawn until valid. Uniform over 7-vertex specs, so cells
+        with many equivalent specs come up more often than under uniform draws of benchmark rows."""
+        rng = check_rng(rng)
+        pairs = list(itertools.combinations(range(MAX_VERTICES), 2))
+        while True:
+            on = rng.random(len(pairs)) < 0.5
+            ops = tuple(int(c) for c in rng.integers(len(OPS), size=MAX_VERTICES - 2))
+            try:
+                return NB101Arch._pruned(MAX_VERTICES, ops, {p for p, bit in zip(pairs, on) if bit})
+            except GradnasError:
+                continue
+
+    def neighbours(self, arch: NB101Arch | str) -> list[NB101Arch]:
+        """The distinct valid cells one edit away (one matrix entry flipped or one op changed, on
+        the cell padded to 7 vertices), in a fixed order; never `arch` itself."""
+        arch = as_arch(arch)
+        return [a for a in dict.fromkeys(_edited(arch)) if a != arch]
+
+    def mutate(self, arch: NB101Arch | str, rng: np.random.Generator) -> NB101Arch:
+        """A uniform draw from `neighbours`."""
+        options = self.neighbours(arch)
+        return options[int(check_rng(rng).integers(len(options)))]
+
+    def build(
+        self,
+        arch: NB101Arch | str,
+        num_classes: int = 10,
+        input_shape: tuple[int, int, int] = (3, 32, 32),
+        stem_channels: int = 128,
+        stacks: int = 3,
+        cells_per_stack: int = 3,
+    ) -> NB101Network:
+        """The benchmark's network (128-channel stem, 3 stacks × 3 cells), freshly initialised.
+        H and W must be at least 2**stacks, so the last stack still holds 2×2 values (batch-of-one
+        BatchNorm needs more than one per channel)."""
+        arch = as_arch(arch)
+        stacks = positive_int(stacks, "stacks", 1)
+        in_channels = image_shape(input_shape, 2**stacks)[0]
+        return NB101Network(
+            arch.matrix,
+            arch.op_names,
+            positive_int(num_classes, "num_classes", 2),
+            in_channels,
+            positive_int(stem_channels, "stem_channels", 1),
+            stacks,
+            positive_int(cells_per_stack, "cells_per_stack", 1),
+        )

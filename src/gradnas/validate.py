@@ -1,0 +1,35 @@
+"""Argument checks shared by spaces, data and search, so each reports bad input the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gradnas.errors import GradnasError
+
+
+def positive_int(value: object, what: str, minimum: int = 1) -> int:
+    """`value` as an int, if it is an integer (not a bool) of at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise GradnasError(f"{what} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    """`rng` itself, if it is a numpy Generator (seeding is the caller's choice, never implicit)."""
+    if not isinstance(rng, np.random.Generator):
+        raise GradnasError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
+
+
+def image_shape(input_shape: object, min_size: int) -> tuple[int, int, int]:
+    """`input_shape` as (channels, H, W) ints, with H and W at least `min_size` (a network's
+    coarsest stage must still hold more than one value for batch-of-one BatchNorm)."""
+    if not isinstance(input_shape, Sequence) or isinstance(input_shape, str) or len(input_shape) != 3:
+        raise GradnasError(f"input_shape must be (channels, H, W), got {input_shape!r}")
+    return (
+        positive_int(input_shape[0], "input channels", 1),
+        positive_int(input_shape[1], "input height", min_size),
+        positive_int(input_shape[2], "input width", min_size),
+    )
