@@ -273,7 +273,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--benchmark",
         default="nb201",
-        help="'nb201', a table (.csv, .parquet) with an arch column, or an NB101 .npz",
+        help="'nb201', a table (.csv, .parquet) with an arch column, an NB101 .npz or an NDS .json",
     )
     p.add_argument("--target", default=None, help="benchmark dataset column (default: the probe dataset)")
     p.add_argument(

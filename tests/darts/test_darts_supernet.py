@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from gradnas.darts import DARTS_OPS, RULES, DartsGenotype, DartsSupernet, step
-from gradnas.darts.darts_supernet import DARTS_EDGES, FactorizedReduce, make_darts_op
+from gradnas.darts.darts_supernet import DARTS_EDGES, make_darts_op
 from gradnas.errors import GradnasError
+from gradnas.spaces.darts_ops import FactorizedReduce
 
 
 def test_wiring_and_shapes():

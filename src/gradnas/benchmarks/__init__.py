@@ -9,12 +9,13 @@ from pathlib import Path
 from gradnas.benchmarks.base import Benchmark
 from gradnas.benchmarks.nb101 import load_nb101
 from gradnas.benchmarks.nb201 import load_nb201
+from gradnas.benchmarks.nds import load_nds
 from gradnas.benchmarks.table import TableBenchmark
 from gradnas.errors import GradnasError
 
 BENCHMARKS = {"nb201": load_nb201}
 # Files in a benchmark's own format, by suffix; any other existing file is read as a table.
-FILE_LOADERS: dict[str, Callable[[str], Benchmark]] = {".npz": load_nb101}
+FILE_LOADERS: dict[str, Callable[[str], Benchmark]] = {".npz": load_nb101, ".json": load_nds}
 
 __all__ = ["BENCHMARKS", "Benchmark", "TableBenchmark", "load_benchmark", "load_nb101", "load_nb201"]
 

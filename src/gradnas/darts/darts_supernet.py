@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.errors import unknown_choice
+from gradnas.spaces.darts_ops import FactorizedReduce, StridedZero, bn, dil_conv, relu_conv_bn, sep_conv
 from gradnas.validate import positive_int
 
 DARTS_OPS: tuple[str, ...] = (
@@ -32,71 +33,14 @@ NODES = 4
 DARTS_EDGES: tuple[tuple[int, int], ...] = tuple((to, frm) for to in range(2, 2 + NODES) for frm in range(to))
 
 
-def _bn(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, affine=False, track_running_stats=False)
-
-
-def _relu_conv(c_in: int, c_out: int, k: int, stride: int, dilation: int = 1, groups: int = 1) -> list:
-    """ReLU then a bias-free conv padded to keep the size (up to the stride)."""
-    padding = dilation * (k - 1) // 2
-    conv = nn.Conv2d(c_in, c_out, k, stride, padding, dilation=dilation, groups=groups, bias=False)
-    return [nn.ReLU(), conv]
-
-
-def relu_conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    """The 1×1 ReLU-Conv-BN that brings a cell input to the cell's width."""
-    return nn.Sequential(*_relu_conv(c_in, c_out, 1, 1), _bn(c_out))
-
-
-def dil_conv(channels: int, k: int, stride: int, dilation: int) -> nn.Sequential:
-    """ReLU, depthwise k×k (dilated) conv, pointwise conv, BN."""
-    depthwise = _relu_conv(channels, channels, k, stride, dilation, groups=channels)
-    return nn.Sequential(*depthwise, nn.Conv2d(channels, channels, 1, bias=False), _bn(channels))
-
-
-def sep_conv(channels: int, k: int, stride: int) -> nn.Sequential:
-    """Two undilated depthwise-separable convs in a row, the first carrying the stride."""
-    return nn.Sequential(*dil_conv(channels, k, stride, 1), *dil_conv(channels, k, 1, 1))
-
-
-class FactorizedReduce(nn.Module):
-    """Halve H, W without losing pixels: two stride-2 1×1 convs, one offset by a pixel, concatenated.
-
-    The offset input is zero-padded back to full size, so odd sizes work too; for even sizes the
-    padding is never sampled and this is DARTS's operation."""
-
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.relu = nn.ReLU()
-        self.conv_a = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_b = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
-        self.bn = _bn(c_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
-        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1))
-
-
-class StridedZero(nn.Module):
-    """The `none` op: zeros shaped like the edge's output (graph kept connected, as NB201's Zero)."""
-
-    def __init__(self, stride: int) -> None:
-        super().__init__()
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
-
-
 def make_darts_op(name: str, channels: int, stride: int) -> nn.Module:
     """One DARTS op; pools are followed by a BN as in DARTS's mixed op."""
     if name == "none":
         return StridedZero(stride)
     if name == "max_pool_3x3":
-        return nn.Sequential(nn.MaxPool2d(3, stride, padding=1), _bn(channels))
+        return nn.Sequential(nn.MaxPool2d(3, stride, padding=1), bn(channels))
     if name == "avg_pool_3x3":
-        return nn.Sequential(nn.AvgPool2d(3, stride, padding=1, count_include_pad=False), _bn(channels))
+        return nn.Sequential(nn.AvgPool2d(3, stride, padding=1, count_include_pad=False), bn(channels))
     if name == "skip_connect":
         return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels)
     if name in ("sep_conv_3x3", "sep_conv_5x5"):
