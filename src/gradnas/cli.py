@@ -30,7 +30,7 @@ def _probe_options(p: argparse.ArgumentParser, dataset: str) -> None:
     p.add_argument(
         "--dataset",
         default=dataset,
-        help=f"probe data: cifar10, cifar100, digits, synthetic (default: {dataset})",
+        help=f"probe data: cifar10, cifar100, digits, synthetic, synthetic-text (default: {dataset})",
     )
     p.add_argument("--batch-size", type=int, default=128, help="probe batch size (default: 128)")
     p.add_argument(

@@ -25,7 +25,7 @@ def cifar10_exact():
 
 
 def test_registry_names():
-    assert set(DATASETS) == {"cifar10", "cifar100", "digits", "synthetic"}
+    assert set(DATASETS) == {"cifar10", "cifar100", "digits", "synthetic", "synthetic-text"}
 
 
 def test_unknown_dataset_lists_choices():

@@ -2,7 +2,8 @@
 
 SPEC §1: the batch is passed to proxies explicitly and chosen by a seed, either uniformly or
 class-balanced (k samples from each of c classes, which per-class proxies need on 100-class
-data). The batch remembers where it came from so results can be reproduced.
+data). The batch remembers where it came from so results can be reproduced. It holds images or,
+for the text search spaces, token ids.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import numpy as np
 import torch
 
 from gradnas.data.sources import ImageSet, load_dataset
+from gradnas.data.text import TokenSet
 from gradnas.errors import GradnasError
+from gradnas.validate import positive_int
 
 MODES = ("uniform", "balanced")
 
@@ -24,9 +27,10 @@ MODES = ("uniform", "balanced")
 class ProbeBatch:
     """A fixed (x, y) minibatch plus its provenance.
 
-    ``x`` is (n, C, H, W) floating point (float32 as drawn), ``y`` int64 (n,) in
-    [0, num_classes). ``indices`` are the sample indices in the source, in batch order;
-    it may be empty for batches built by hand.
+    ``x`` is either images, (n, C, H, W) floating point (float32 as drawn), or tokens, int64
+    (n, L) ids in [0, vocab_size); ``vocab_size`` is given exactly for tokens, since a network's
+    embedding is sized by it. ``y`` is int64 (n,) in [0, num_classes). ``indices`` are the sample
+    indices in the source, in batch order; it may be empty for batches built by hand.
     """
 
     x: torch.Tensor
@@ -37,15 +41,22 @@ class ProbeBatch:
     mode: str = "uniform"
     indices: tuple[int, ...] = ()
     variant: str = ""
+    vocab_size: int | None = None
 
     def __post_init__(self) -> None:
         x, y = self.x, self.y
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or not x.is_floating_point():
+        images = isinstance(x, torch.Tensor) and x.dim() == 4 and x.is_floating_point()
+        tokens = isinstance(x, torch.Tensor) and x.dim() == 2 and x.dtype == torch.int64
+        if not (images or tokens):
             raise GradnasError(
-                f"probe x must be a floating (n,C,H,W) tensor, got "
-                f"{getattr(x, 'dtype', type(x).__name__)} "
+                f"probe x must be a floating (n,C,H,W) image tensor or an int64 (n,L) token "
+                f"tensor, got {getattr(x, 'dtype', type(x).__name__)} "
                 f"{tuple(getattr(x, 'shape', ()))}"
             )
+        if tokens:
+            self._check_tokens()
+        elif self.vocab_size is not None:
+            raise GradnasError("vocab_size is for token batches; this batch holds images")
         if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.dtype != torch.int64:
             raise GradnasError(
                 f"probe y must be a 1-D int64 tensor, got "
@@ -65,34 +76,46 @@ class ProbeBatch:
         if self.indices and len(self.indices) != x.shape[0]:
             raise GradnasError(f"probe has {x.shape[0]} samples but {len(self.indices)} indices")
 
+    def _check_tokens(self) -> None:
+        v = positive_int(self.vocab_size, "a token batch's vocab_size")
+        if self.x.shape[1] < 1:
+            raise GradnasError("token sequences must hold at least one token")
+        if self.x.numel() and (int(self.x.min()) < 0 or int(self.x.max()) >= v):
+            raise GradnasError(
+                f"token ids must lie in [0, {v}), got [{int(self.x.min())}, {int(self.x.max())}]"
+            )
+
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one sample."""
-        return tuple(int(s) for s in self.x.shape[1:])  # type: ignore[return-value]
+    def is_tokens(self) -> bool:
+        """True for a batch of token ids, False for images."""
+        return self.vocab_size is not None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of one image, or (L,) of one token sequence."""
+        return tuple(int(s) for s in self.x.shape[1:])
 
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ProbeBatch:
-        """A copy with ``x`` cast (e.g. to float64 for engine comparisons) and/or moved."""
+        """A copy with image ``x`` cast (e.g. to float64 for engine comparisons) and/or moved;
+        token ids stay int64 whatever ``dtype`` says."""
         if dtype is not None and not dtype.is_floating_point:
             raise GradnasError(f"probe x must stay floating point, not {dtype}")
-        x = self.x.to(dtype=dtype or self.x.dtype, device=device, copy=True)
+        keep = self.is_tokens or dtype is None
+        x = self.x.to(dtype=self.x.dtype if keep else dtype, device=device, copy=True)
         y = self.y.to(device=device, copy=True)
         return dataclasses.replace(self, x=x, y=y)
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise GradnasError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _source_label(source: ImageSet) -> str:
+def _source_label(source: ImageSet | TokenSet) -> str:
     return f"{source.name!r}" + (f" ({source.variant})" if source.variant else "")
 
 
-def draw_batch(source: ImageSet, batch_size: int, seed: int, per_class: int | None = None) -> ProbeBatch:
+def draw_batch(
+    source: ImageSet | TokenSet, batch_size: int, seed: int, per_class: int | None = None
+) -> ProbeBatch:
     """Draw a probe batch from ``source`` deterministically from ``seed``.
 
     Uniform (``per_class=None``): ``default_rng(seed).choice(N, batch_size, replace=False)``;
@@ -101,7 +124,7 @@ def draw_batch(source: ImageSet, batch_size: int, seed: int, per_class: int | No
     the batch is grouped by class, in the order the classes were drawn, samples within a
     class in drawn order. ``batch_size`` must then be a multiple of k.
     """
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int(batch_size, "batch_size")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise GradnasError(f"seed must be a non-negative integer, got {seed!r}")
     n = len(source)
@@ -112,7 +135,7 @@ def draw_batch(source: ImageSet, batch_size: int, seed: int, per_class: int | No
         idx = rng.choice(n, batch_size, replace=False)
         mode = "uniform"
     else:
-        k = _positive_int("per_class", per_class)
+        k = positive_int(per_class, "per_class")
         if batch_size % k:
             raise GradnasError(f"batch_size {batch_size} is not a multiple of per_class {k}")
         n_cls = batch_size // k
@@ -137,6 +160,7 @@ def draw_batch(source: ImageSet, batch_size: int, seed: int, per_class: int | No
         mode=mode,
         indices=tuple(int(i) for i in idx),
         variant=source.variant,
+        vocab_size=source.vocab_size if isinstance(source, TokenSet) else None,
     )
 
 

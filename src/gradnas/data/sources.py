@@ -1,4 +1,4 @@
-"""Image datasets that probe batches are drawn from.
+"""Image datasets that probe batches are drawn from (token datasets: :mod:`gradnas.data.text`).
 
 Every source returns an :class:`ImageSet`: raw pixels (uint8 NHWC, or float already on a
 [0, 1]-like scale), int64 labels and the per-channel normalization constants used by the
@@ -14,12 +14,16 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from gradnas.data.paths import find_data_file
 from gradnas.errors import GradnasError, unknown_choice
+
+if TYPE_CHECKING:
+    from gradnas.data.text import TokenSet
 
 # NAS-Bench-201 reference normalization (pixel values on the 0..255 scale).
 CIFAR10_MEAN = tuple(v / 255 for v in (125.3, 123.0, 113.9))
@@ -31,6 +35,16 @@ DIGITS_MEAN = (0.30526028624095713,)
 DIGITS_STD = (0.3760492217920148,)
 
 CIFAR_IMAGE_BYTES = 3 * 32 * 32
+
+
+def checked_indices(name: str, size: int, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``indices`` as int64 after checking they are a 1-D sequence of integers within ``size``."""
+    idx = np.asarray(indices)
+    if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise GradnasError(f"{name}: indices must be a 1-D sequence of integers")
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise GradnasError(f"{name}: index out of range for {size} samples")
+    return idx.astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,15 +104,7 @@ class ImageSet:
 
     def to_tensor(self, indices: Sequence[int] | np.ndarray | None = None) -> torch.Tensor:
         """Normalized float32 (n, C, H, W) tensor of the given samples (all when ``None``)."""
-        if indices is None:
-            raw = self.x
-        else:
-            idx = np.asarray(indices)
-            if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-                raise GradnasError(f"{self.name}: indices must be a 1-D sequence of integers")
-            if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
-                raise GradnasError(f"{self.name}: index out of range for {len(self)} samples")
-            raw = self.x[idx.astype(np.int64)]
+        raw = self.x if indices is None else self.x[checked_indices(self.name, len(self), indices)]
         vals = raw.astype(np.float32)
         if raw.dtype == np.uint8:
             vals /= np.float32(255.0)
@@ -219,7 +225,8 @@ def load_synthetic(
     return ImageSet("synthetic", x, y, int(num_classes), (0.0,) * c, (1.0,) * c, variant=f"seed{seed}")
 
 
-DATASETS: dict[str, Callable[..., ImageSet]] = {
+# Token datasets (gradnas.data.text) add themselves here when the package is imported.
+DATASETS: dict[str, Callable[..., ImageSet | TokenSet]] = {
     "cifar10": load_cifar10,
     "cifar100": load_cifar100,
     "digits": load_digits,
@@ -227,7 +234,7 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
 }
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options) -> ImageSet:
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options) -> ImageSet | TokenSet:
     """Load dataset ``name`` (one of :data:`DATASETS`); ``options`` go to its loader."""
     if name not in DATASETS:
         raise unknown_choice("dataset", name, DATASETS)

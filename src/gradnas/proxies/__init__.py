@@ -35,10 +35,11 @@ def score(
 ) -> dict[str, Score]:
     """Score any classifier on a probe batch; all requested proxies share one per-sample pass.
 
-    `batch` has `x` (n, C, H, W), integer labels `y` (n,) and `num_classes`. `seed` fixes the
-    coordinates sampled by the GT-NAS proxies and every random draw; `thin` is the network that
-    `linear_regions` counts on (TE-NAS; without it, the model on the probe batch). The model is not
-    modified.
+    `batch` has `x` ((n, C, H, W) images, or int64 (n, L) token ids, on which proxies that
+    differentiate or perturb the input are NaN), integer labels `y` (n,) and `num_classes`. `seed`
+    fixes the coordinates sampled by the GT-NAS proxies and every random draw; `thin` is the network
+    that `linear_regions` counts on (TE-NAS; without it, the model on the probe batch). The model is
+    not modified.
     """
     infos = get_proxies(proxies)
     probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed, thin=thin)

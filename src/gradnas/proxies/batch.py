@@ -21,7 +21,7 @@ def _scored_weights(model: nn.Module, probe) -> list[torch.Tensor]:
 
 def _batch_loss(model: nn.Module, probe) -> torch.Tensor:
     """Mean cross-entropy of the whole probe batch through `model` (batch-statistics BN)."""
-    return sample_losses(forward_checked(model, probe.batch.x.to(probe.dtype)), probe.batch.y).mean()
+    return sample_losses(forward_checked(model, probe.inputs), probe.batch.y).mean()
 
 
 def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -53,20 +53,21 @@ def relu_kernel(probe) -> torch.Tensor:
         kernel.add_(2 * (c @ c.T).to(torch.float64) + c.shape[1] - on[:, None] - on[None, :])
 
     with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], hook, pre=True), torch.no_grad():
-        forward_checked(model, probe.batch.x.to(probe.dtype))
+        forward_checked(model, probe.inputs)
     return kernel
 
 
 def synflow_saliency(probe) -> dict[str, torch.Tensor]:
     """Per scored layer: |W ⊙ ∂R/∂W| with R = Σ outputs of a float64 copy whose parameters and
     buffers are replaced by their absolute values, BatchNorm removed, on an input of ones."""
+    shape = probe.continuous_inputs("synflow").shape
     model = copy.deepcopy(probe.model).to(torch.float64).eval()
     replace_batchnorm(model, lambda bn: nn.Identity())
     with torch.no_grad():
         for tensor in [*model.parameters(), *model.buffers()]:
             tensor.abs_()
     weights = [w.requires_grad_(True) for w in _scored_weights(model, probe)]
-    ones = torch.ones(1, *probe.batch.x.shape[1:], dtype=torch.float64)
+    ones = torch.ones(1, *shape[1:], dtype=torch.float64)
     grads = torch.autograd.grad(forward_checked(model, ones).sum(), weights, allow_unused=True)
     return {
         name: torch.zeros_like(w) if g is None else (w.detach() * g).abs()
@@ -77,8 +78,8 @@ def synflow_saliency(probe) -> dict[str, torch.Tensor]:
 def input_jacobian(probe) -> torch.Tensor:
     """Per sample: ∂(Σ_c logit_c)/∂x_i flattened, (n, C·H·W), batch-statistics BN; computed in
     the probe's dtype, returned in float64 for the fragile correlation and eigen steps."""
+    x = probe.continuous_inputs("jacob_cov").detach().requires_grad_(True)
     model = probe_copy(probe.model, probe.dtype)
-    x = probe.batch.x.to(probe.dtype).requires_grad_(True)
     (grad,) = torch.autograd.grad(forward_checked(model, x).sum(), x)
     return grad.reshape(probe.n, -1).to(torch.float64)
 
@@ -123,7 +124,7 @@ def fisher_terms(probe) -> list[tuple[torch.Tensor, int]]:
 
 def multiply_accumulates(probe) -> float:
     """Multiply-accumulates of every Conv2d and Linear for one input of the probe's shape."""
-    model = copy.deepcopy(probe.model).eval()
+    model = copy.deepcopy(probe.model).to(probe.dtype).eval()
     total = 0
 
     def hook(module, inputs, output):
@@ -133,5 +134,5 @@ def multiply_accumulates(probe) -> float:
 
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     with hooked(layers, hook), torch.no_grad():
-        forward_checked(model, probe.batch.x[:1].to(next(model.parameters()).dtype))
+        forward_checked(model, probe.inputs[:1])
     return float(total)

@@ -36,7 +36,7 @@ def ntk_gram(probe) -> torch.Tensor:
     weights = [p for name, p in model.named_parameters() if name.rsplit(".", 1)[-1] == "weight"]
     if not weights:
         raise GradnasError("ntk_cond needs parameters named 'weight', and the model has none")
-    logits = forward_checked(model, probe.batch.x.to(probe.dtype))
+    logits = forward_checked(model, probe.inputs)
     n = probe.n
     gram = torch.zeros(n, n, dtype=torch.float64)
     rows = []
@@ -74,12 +74,14 @@ def _crops(images: torch.Tensor, size: int, count: int, seed: int) -> torch.Tens
 
 def region_count(probe) -> int:
     """Number of distinct joint ReLU on/off patterns over the inputs: those of the probe's
-    `ThinNetwork` when it has one (TE-NAS's protocol), else the probe batch through the model."""
+    `ThinNetwork` when it has one (TE-NAS's protocol), else the probe batch through the model.
+    Regions partition a continuous input space, so token batches have none."""
+    x = probe.continuous_inputs("linear_regions")
     if probe.thin is None:
-        model, x = probe.model, probe.batch.x
+        model = probe.model
     else:
         model = probe.thin.model
-        x = _crops(probe.batch.x, probe.thin.crop, probe.thin.samples, probe.seed)
+        x = _crops(x, probe.thin.crop, probe.thin.samples, probe.seed)
     model = probe_copy(model, probe.dtype)
     codes: list[torch.Tensor] = []
 
@@ -87,7 +89,7 @@ def region_count(probe) -> int:
         codes.append(inputs[0].detach().reshape(len(x), -1) > 0)
 
     with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], hook, pre=True), torch.no_grad():
-        forward_checked(model, x.to(probe.dtype))
+        forward_checked(model, x)
     if not codes:
         raise GradnasError("the model has no nn.ReLU modules, so it has no activation patterns to count")
     return len(torch.unique(torch.cat(codes, 1), dim=0))
@@ -121,11 +123,12 @@ def zen_terms(probe) -> tuple[float, float]:
     N(0, 1) of the probe's shape, γ = 0.01. Running statistics are those left by the two
     train-mode forwards, as in the Zen-NAS reference. Seeded: torch's generator is set to the
     probe's seed, then draws the weights (module order), x, then ε."""
+    shape = probe.continuous_inputs("zen").shape
     with torch.random.fork_rng():
         torch.manual_seed(probe.seed)
         model = _gaussian_copy(probe.model, probe.dtype)
-        x = torch.randn(probe.batch.x.shape, dtype=probe.dtype)
-        eps = torch.randn(probe.batch.x.shape, dtype=probe.dtype)
+        x = torch.randn(shape, dtype=probe.dtype)
+        eps = torch.randn(shape, dtype=probe.dtype)
     features: list[torch.Tensor] = []
     with (
         hooked([_global_pool(model)], lambda m, inputs: features.append(inputs[0]), pre=True),

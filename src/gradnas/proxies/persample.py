@@ -189,7 +189,9 @@ def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y:
         calls.append(_Call(module, inputs[0].detach(), output, output._version))
 
     with hooked(modules, hook):
-        x = x.detach().requires_grad_(True)  # so the graph reaches every layer's output
+        # the graph must reach every layer's output: via x for images, the embedding for token ids
+        if x.is_floating_point():
+            x = x.detach().requires_grad_(True)
         loss = sample_losses(forward_checked(model, x), y).sum()
     for call in calls:
         if call.out._version != call.version:
@@ -338,7 +340,7 @@ def _blocks_from_calls(
         if live:
             blocks = _param_blocks(attr, live, n, block_bytes)
         else:  # never called, or not connected to the loss: a zero gradient
-            blocks = _zero_blocks(params[name].numel(), n, block_bytes, x.dtype)
+            blocks = _zero_blocks(params[name].numel(), n, block_bytes, params[name].dtype)
         for start, grads in blocks:
             yield Block(name, start, grads.detach())
 

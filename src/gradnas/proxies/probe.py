@@ -34,6 +34,7 @@ from .persample import (
     probe_copy,
     scored_parameter_names,
 )
+from .registry import Undefined
 
 ENGINES = ("auto", "fast", "loop")
 KNAS_TENSORS, KNAS_COORDS = 11, 50  # the KNAS reference code's first 11 tensors, first 50 coords
@@ -208,6 +209,21 @@ class Probe:
         self._required: set[str] = set()
         self._cache: dict[str, object] = {}
 
+    @property
+    def inputs(self) -> torch.Tensor:
+        """The batch's inputs for a forward pass: images in the probe's dtype, token ids as int64."""
+        x = self.batch.x
+        return x.to(self.dtype) if x.is_floating_point() else x
+
+    def continuous_inputs(self, what: str) -> torch.Tensor:
+        """`inputs`, for ingredients that differentiate or perturb them: on token ids there is no
+        such thing, so the proxy is Undefined (NaN with this reason) rather than nonsense."""
+        if not self.batch.x.is_floating_point():
+            raise Undefined(
+                f"{what} needs continuous inputs; token ids cannot be differentiated or perturbed"
+            )
+        return self.inputs
+
     def require(self, *names: str) -> None:
         """Declare ingredients that will be asked for, so one sweep computes them all."""
         for name in names:
@@ -236,8 +252,7 @@ class Probe:
             self._cache[name] = r.result()
 
     def _blocks(self, names: list[str]) -> Iterator[Block]:
-        x = self.batch.x.to(self.dtype)
-        y = self.batch.y
+        x, y = self.inputs, self.batch.y
         if self.engine != "loop":
             try:
                 blocks = fast_blocks(probe_copy(self.model, self.dtype), x, y, names, self.block_bytes)

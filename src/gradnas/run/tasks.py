@@ -54,11 +54,18 @@ def _cached_batch(dataset, batch_size, seed, per_class, data_dir) -> ProbeBatch:
 
 def build_model(space: str, arch: str, batch: ProbeBatch, seed: int) -> nn.Module:
     """The architecture's network for the batch's input shape and classes, initialized from `seed`
-    without disturbing the caller's global random state."""
+    without disturbing the caller's global random state. Spaces of token networks (`inputs =
+    "tokens"`) take token batches and are also given their vocabulary size; others take images."""
     searchspace = get_space(space)
+    reads, holds = getattr(searchspace, "inputs", "images"), "tokens" if batch.is_tokens else "images"
+    if reads != holds:
+        raise GradnasError(
+            f"search space {space!r} reads {reads}, but the {batch.dataset!r} probe batch holds {holds}"
+        )
+    options = {"vocab_size": batch.vocab_size} if batch.is_tokens else {}
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return searchspace.build(searchspace.parse(arch), batch.num_classes, batch.input_shape)
+        return searchspace.build(searchspace.parse(arch), batch.num_classes, batch.input_shape, **options)
 
 
 def build_thin(space: str, arch: str, batch: ProbeBatch, seed: int) -> ThinNetwork | None:

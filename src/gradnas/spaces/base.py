@@ -49,8 +49,11 @@ class SearchSpace(Protocol[ArchT]):
         """All architectures one mutation away from `arch`."""
         ...
 
-    def build(self, arch: ArchT, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
-        """A freshly initialised network mapping (B, *input_shape) to logits (B, num_classes)."""
+    def build(self, arch: ArchT, num_classes: int, input_shape: tuple[int, ...]) -> nn.Module:
+        """A freshly initialised network mapping (B, *input_shape) to logits (B, num_classes).
+
+        Images by default; a space whose networks read token ids (input_shape (seq_len,)) says
+        `inputs = "tokens"`, and its `build` also takes the batch's `vocab_size`."""
         ...
 
 
@@ -76,6 +79,10 @@ _FACTORIES: dict[str, Callable[[], SearchSpace[Any]]] = {
     "nds_pnas": _lazy("gradnas.spaces.nds", "nds_pnas"),
     "nds_nasnet": _lazy("gradnas.spaces.nds", "nds_nasnet"),
     "nds_amoeba": _lazy("gradnas.spaces.nds", "nds_amoeba"),
+    "text": _lazy("gradnas.spaces.text", "TextSpace"),
+    "text_highway": _lazy("gradnas.spaces.text", "text_highway"),
+    "text_lookahead": _lazy("gradnas.spaces.text", "text_lookahead"),
+    "text_densenet": _lazy("gradnas.spaces.text", "text_densenet"),
 }
 _INSTANCES: dict[str, SearchSpace[Any]] = {}
 

@@ -1,0 +1,99 @@
+"""Proxies on token batches (the text spaces): weight-gradient proxies match a plain loop,
+input-gradient proxies are NaN with a reason, and token ids are never cast to floats."""
+
+import math
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gradnas.data import ProbeBatch
+from gradnas.proxies import PROXIES, Probe, score
+from gradnas.proxies.persample import scored_parameter_names
+from gradnas.proxies.registry import evaluate
+from gradnas.spaces import get_space
+
+INPUT_PROXIES = ("jacob_cov", "synflow", "zen", "linear_regions")
+
+
+def tokens(n=6, length=5, vocab=11, classes=3, seed=0) -> ProbeBatch:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randint(vocab, (n, length), generator=gen)
+    return ProbeBatch(x, torch.arange(n) % classes, classes, vocab_size=vocab)
+
+
+def text_net(arch="lookahead:3", seed=0, batch=None):
+    batch = batch or tokens()
+    torch.manual_seed(seed)
+    model = get_space("text").build(
+        arch, batch.num_classes, batch.input_shape, vocab_size=batch.vocab_size, d_model=8, heads=2, ffn=16
+    )
+    return model.double()
+
+
+def scored(model):
+    params = dict(model.named_parameters())
+    return [params[n] for n in scored_parameter_names(model)]
+
+
+@pytest.mark.parametrize("arch", ["highway:4", "densenet:2"])
+def test_gradsign_equals_a_plain_per_sample_loop_in_float64(arch):
+    model, b = text_net(arch), tokens()
+    signs = None
+    for i in range(len(b)):
+        loss = F.cross_entropy(model(b.x[i : i + 1]), b.y[i : i + 1])
+        grads = torch.autograd.grad(loss, scored(model))
+        s = torch.cat([g.flatten().sign() for g in grads])
+        signs = s if signs is None else signs + s
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fast engine takes this model: no fallback warning
+        result = score(model, b, ["gradsign"], dtype=torch.float64, engine="auto")
+    assert result["gradsign"].value == float(signs.abs().sum()) > 0
+
+
+def test_grad_norm_and_snip_equal_a_plain_batch_gradient_in_float64():
+    model, b = text_net(), tokens()
+    weights = scored(model)
+    grads = torch.autograd.grad(F.cross_entropy(model(b.x), b.y), weights)
+    result = score(model, b, ["grad_norm", "snip"], dtype=torch.float64)
+    assert result["grad_norm"].value == pytest.approx(sum(float(g.norm()) for g in grads), rel=1e-12)
+    assert result["snip"].value == pytest.approx(
+        sum(float((w.detach() * g).abs().sum()) for w, g in zip(weights, grads)), rel=1e-12
+    )
+
+
+def test_knas_falls_back_to_the_loop_for_embeddings_with_the_same_value():
+    model, b = text_net(), tokens(n=50)
+    probe = Probe(model, b, dtype=torch.float64)
+    with pytest.warns(UserWarning, match="Embedding.weight.*using the loop"):
+        auto = evaluate(PROXIES["knas"], probe)
+    assert probe.engine_used == "loop"
+    assert next(iter(probe["knas_columns"])) == "embedding.weight"  # 11 ids × 8 ≥ 50: read first
+    loop = score(model, b, ["knas"], dtype=torch.float64, engine="loop")["knas"]
+    assert auto.value == loop.value != 0
+
+
+@pytest.mark.parametrize("name", INPUT_PROXIES)
+def test_input_gradient_proxies_are_nan_with_a_reason(name):
+    result = score(text_net(), tokens(), [name])[name]
+    assert math.isnan(result.value)
+    assert result.reason == f"{name} needs continuous inputs; token ids cannot be differentiated or perturbed"
+
+
+def test_every_other_proxy_is_finite_on_tokens():
+    names = [n for n in PROXIES if n not in INPUT_PROXIES]
+    b = tokens(n=50, classes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # knas: the loop fallback
+        result = score(text_net(batch=b), b, names, dtype=torch.float64)
+    bad = {n: s.reason for n, s in result.items() if not math.isfinite(s.value)}
+    assert bad == {}
+
+
+def test_probe_inputs_cast_images_only():
+    b = tokens()
+    assert Probe(text_net(), b, dtype=torch.float64).inputs is b.x  # int64 ids, untouched
+    images = ProbeBatch(torch.zeros(2, 1, 2, 2), torch.tensor([0, 1]), 2)
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    assert Probe(linear, images, dtype=torch.float64).inputs.dtype == torch.float64
