@@ -155,17 +155,6 @@ def load_average() -> str:
         return "n/a"
 
 
-def distinct_samples(space, n: int, rng: np.random.Generator) -> list:
-    """`n` different architectures: NB201's `sample_many` (the draws behind the README's figures),
-    else repeated `sample`."""
-    if hasattr(space, "sample_many"):
-        return space.sample_many(n, rng, unique=True)
-    archs: dict = {}
-    while len(archs) < n:
-        archs.setdefault(space.sample(rng), None)
-    return list(archs)
-
-
 def short_arch(text: str) -> str:
     """`|nor_conv_3x3~0|+|none~0|skip_connect~1|+...` -> `c3/z,s/...`: the six ops, cell by cell."""
     abbrev = {"none": "z", "skip_connect": "s", "nor_conv_1x1": "c1", "nor_conv_3x3": "c3",
@@ -210,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     space = get_space(args.space)
     batch = probe_batch(args.dataset, batch_size=args.batch_size, seed=args.seed)
-    archs = distinct_samples(space, args.archs, np.random.default_rng(args.seed))
+    archs = space.sample_many(args.archs, np.random.default_rng(args.seed), unique=True)
     stages = [key for key in STAGES if key != "loop9" or args.with_loop_proxies]
 
     def build(arch) -> nn.Module:

@@ -67,3 +67,15 @@ def test_proxies_lists_the_registry(capsys):
     assert set(SEED_PROXIES) <= set(rows)
     assert "higher-is-better  batch 128  labels" in rows["gradsign"] and "GradSign" in rows["gradsign"]
     assert "no labels" in rows["synflow"] and "[synflow_saliency]" in rows["synflow"]
+
+
+@pytest.mark.parametrize("space", ["nb101", "nds_enas", "text"])
+def test_rank_samples_and_orders_every_kind_of_space(space, tmp_path):
+    dataset = "synthetic-text" if space == "text" else "digits"
+    out = tmp_path / "rank.csv"
+    args = ["rank", "--space", space, "--archs", "4", "--dataset", dataset, "--batch-size", "16",
+            "--proxies", "params", "--seed", "1", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    frame = pd.read_csv(out)
+    assert len(set(frame["arch"])) == 4
+    assert list(frame["params"]) == sorted(frame["params"], reverse=True)

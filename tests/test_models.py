@@ -38,15 +38,15 @@ def factory_file(tmp_path):
     return path
 
 
-def test_rank_models_orders_by_the_scores_and_names_the_models(factory_file):
+def test_rank_orders_by_the_scores_and_names_the_models(factory_file):
     batch = gradnas.probe_batch("digits", batch_size=32, seed=0)  # 8×8, one channel: 64 inputs
     candidates = {name: load_factory(f"{factory_file}:{name}") for name in ("small", "wide", "deep")}
-    frame = gradnas.rank_models(candidates, batch, ["params", "gradsign"])
+    frame = gradnas.rank(candidates, batch, ["params", "gradsign"])
     # parameters by hand: 64·10+10 = 650; 64·32+32 + 32·10+10 = 2,410; 64·16+16 + 16·16+16 + 16·10+10 = 1,482
     assert frame["model"].tolist() == ["wide", "deep", "small"]
     assert frame["params"].tolist() == [2410, 1482, 650]
     assert frame["rank"].tolist() == [1, 2, 3]
-    by_gradsign = gradnas.rank_models(candidates, batch, ["params", "gradsign"], sort_by="gradsign")
+    by_gradsign = gradnas.rank(candidates, batch, ["params", "gradsign"], sort_by="gradsign")
     assert by_gradsign["gradsign"].is_monotonic_decreasing
 
 
@@ -67,7 +67,7 @@ def test_a_list_of_factories_is_named_by_their_function_names():
         return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
 
     batch = gradnas.probe_batch("digits", batch_size=16, seed=0)
-    assert gradnas.rank_models([tiny], batch, ["params"])["model"].tolist() == ["tiny"]
+    assert gradnas.rank([tiny], batch, ["params"])["model"].tolist() == ["tiny"]
 
 
 def test_bad_factories_are_clear_errors(factory_file, tmp_path):

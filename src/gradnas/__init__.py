@@ -2,9 +2,10 @@
 
 import gradnas
 scores = gradnas.score(model, batch, ["gradsign", "gradalign_1"])  # any nn.Module classifier
+gradnas.rank({"a": make_a, "b": make_b}, batch, proxies=["gradsign"])  # your models, best first
 """
 
-from .api import rank, rank_models, sample_archs
+from .api import rank, rank_archs, sample_archs
 from .benchmarks import load_benchmark
 from .data import ProbeBatch, probe_batch
 from .errors import GradnasError
@@ -25,7 +26,7 @@ __all__ = [
     "load_benchmark",
     "probe_batch",
     "rank",
-    "rank_models",
+    "rank_archs",
     "sample_archs",
     "score",
 ]

@@ -1,4 +1,4 @@
-"""The public workflow: score architectures of a search space on a probe batch, and rank them."""
+"""The public workflow: rank your own models, or architectures of a search space, on a probe batch."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def sample_archs(space: str, n: int, seed: int) -> list[str]:
     return [searchspace.format(a) for a in searchspace.sample_many(n, np.random.default_rng(seed))]
 
 
-def rank(
+def rank_archs(
     archs: list[str],
     proxies: list[str],
     spec: ProbeSpec,
@@ -42,7 +42,7 @@ def rank(
     return _ranked(pd.DataFrame(rows), proxies, sort_by)
 
 
-def rank_models(
+def rank(
     candidates: Mapping[str, Candidate] | Sequence[Candidate],
     batch,
     proxies: list[str],
@@ -52,7 +52,7 @@ def rank_models(
     dtype: torch.dtype = torch.float32,
 ) -> pd.DataFrame:
     """Score your own models (modules, or factories called with torch seeded by `seed`) on one
-    probe batch and sort them like `rank`; a list is named by its factories' `__name__`."""
+    probe batch and sort them like `rank_archs`; a list is named by its factories' `__name__`."""
     _check_sort_key(proxies, sort_by)
     if not isinstance(candidates, Mapping):
         candidates = {getattr(c, "__name__", f"model{i}"): c for i, c in enumerate(candidates)}

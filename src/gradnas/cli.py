@@ -77,13 +77,13 @@ def _cmd_score(args) -> None:
 def _cmd_rank(args) -> None:
     if args.models:
         candidates = {spec: load_factory(spec) for spec in args.models}
-        frame = api.rank_models(
+        frame = api.rank(
             candidates, _spec(args).batch(), args.proxies, sort_by=args.sort_by, seed=args.seed
         )
         what = "models"
     else:
         archs = api.sample_archs(args.space, args.archs, args.seed)
-        frame = api.rank(
+        frame = api.rank_archs(
             archs,
             args.proxies,
             _spec(args),

@@ -14,6 +14,7 @@ import numpy as np
 import torch.nn as nn
 
 from gradnas.errors import GradnasError, unknown_choice
+from gradnas.validate import positive_int
 
 ArchT = TypeVar("ArchT", bound=Hashable)
 
@@ -41,6 +42,10 @@ class SearchSpace(Protocol[ArchT]):
         """One architecture drawn uniformly with `rng`."""
         ...
 
+    def sample_many(self, n: int, rng: np.random.Generator, unique: bool = True) -> list[ArchT]:
+        """`n` draws of `sample`, without repeats when `unique`."""
+        ...
+
     def mutate(self, arch: ArchT, rng: np.random.Generator) -> ArchT:
         """A random single-step neighbour of `arch` (never `arch` itself)."""
         ...
@@ -62,8 +67,28 @@ def arch_of(arch: object, cls: type[ArchT], space: str) -> ArchT:
     if isinstance(arch, str):
         arch = cls.from_string(arch)
     if not isinstance(arch, cls):
-        raise GradnasError(f"{space} arch must be a {cls.__name__} object or its string, got {type(arch).__name__}")
+        raise GradnasError(
+            f"{space} arch must be a {cls.__name__} object or its string, got {type(arch).__name__}"
+        )
     return arch
+
+
+def sample_repeatedly(
+    space: SearchSpace[ArchT], n: int, rng: np.random.Generator, unique: bool
+) -> list[ArchT]:
+    """`sample_many` for spaces too large to list: `n` calls of `space.sample`, repeats redrawn
+    when `unique` (which must not ask for more archs than the space holds)."""
+    n = positive_int(n, "number of samples", 0)
+    if unique and space.size is not None and n > space.size:
+        raise GradnasError(f"cannot draw {n} unique {space.name} archs; there are {space.size}")
+    out: list[ArchT] = []
+    seen: set[ArchT] = set()
+    while len(out) < n:
+        arch = space.sample(rng)
+        if not (unique and arch in seen):
+            seen.add(arch)
+            out.append(arch)
+    return out
 
 
 def _lazy(module: str, attr: str) -> Callable[[], SearchSpace[Any]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradnas.errors import GradnasError, unknown_choice
-from gradnas.spaces.base import arch_of
+from gradnas.spaces.base import arch_of, sample_repeatedly
 from gradnas.spaces.nb101_network import NB101Network
 from gradnas.validate import check_rng, image_shape, positive_int
 
@@ -268,6 +268,9 @@ class NB101Space:
                 return NB101Arch._pruned(MAX_VERTICES, ops, {p for p, bit in zip(pairs, on) if bit})
             except GradnasError:
                 continue
+
+    def sample_many(self, n: int, rng: np.random.Generator, unique: bool = True) -> list[NB101Arch]:
+        return sample_repeatedly(self, n, rng, unique)
 
     def neighbours(self, arch: NB101Arch | str) -> list[NB101Arch]:
         """The distinct valid cells one edit away (one matrix entry flipped or one op changed, on

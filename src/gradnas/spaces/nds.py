@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 
 from gradnas.errors import GradnasError, unknown_choice
-from gradnas.spaces.base import arch_of
+from gradnas.spaces.base import arch_of, sample_repeatedly
 from gradnas.spaces.nds_network import NDSNetwork
 from gradnas.validate import check_rng, image_shape, positive_int
 
@@ -301,16 +301,7 @@ class NDSSpace:
         return NDSArch(*cells, width, depth)
 
     def sample_many(self, n: int, rng: np.random.Generator, unique: bool = True) -> list[NDSArch]:
-        """`n` draws of `sample`; without repeats when `unique` (the space is far larger than n)."""
-        n = positive_int(n, "number of samples", 0)
-        out: list[NDSArch] = []
-        seen: set[NDSArch] = set()
-        while len(out) < n:
-            arch = self.sample(rng)
-            if not (unique and arch in seen):
-                seen.add(arch)
-                out.append(arch)
-        return out
+        return sample_repeatedly(self, n, rng, unique)
 
     def _with(self, arch: NDSArch, cell: str, k: int, pair: Pair) -> NDSArch:
         """`arch` with pair k of `cell` replaced; an input change re-derives a loose-end concat."""
