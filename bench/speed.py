@@ -119,7 +119,7 @@ def timed(fn: Work, repeats: int, before: Work | None = None) -> tuple[float, fl
 
 def measure(model: nn.Module, batch, args: argparse.Namespace) -> dict[str, object]:
     """Seconds for every stage on one model, plus what the scoring reported."""
-    x, y = batch.x.float(), batch.y
+    x, y = (batch.x if batch.is_tokens else batch.x.float()), batch.y
 
     def zero_grads() -> None:
         model.zero_grad(set_to_none=True)

@@ -5,6 +5,7 @@ import warnings
 
 import pytest
 import torch
+from tiny_nets import full_matrices
 from torch import nn
 
 import gradnas.proxies.persample as persample
@@ -22,13 +23,6 @@ ARCHS = [
     "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|",
     "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
 ]
-
-
-def full_matrices(blocks) -> dict[str, torch.Tensor]:
-    parts: dict[str, list] = {}
-    for b in blocks:
-        parts.setdefault(b.name, []).append((b.start, b.grads))
-    return {n: torch.cat([g for _, g in sorted(p, key=lambda t: t[0])], 1) for n, p in parts.items()}
 
 
 def batch(n=8, shape=(3, 16, 16), classes=10, seed=0, dtype=torch.float64) -> ProbeBatch:

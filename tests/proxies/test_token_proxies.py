@@ -7,10 +7,17 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_nets import full_matrices
 
 from gradnas.data import ProbeBatch
 from gradnas.proxies import PROXIES, Probe, score
-from gradnas.proxies.persample import scored_parameter_names
+from gradnas.proxies.persample import (
+    UnsupportedModel,
+    fast_blocks,
+    loop_blocks,
+    probe_copy,
+    scored_parameter_names,
+)
 from gradnas.proxies.registry import evaluate
 from gradnas.spaces import get_space
 
@@ -63,15 +70,26 @@ def test_grad_norm_and_snip_equal_a_plain_batch_gradient_in_float64():
     )
 
 
-def test_knas_falls_back_to_the_loop_for_embeddings_with_the_same_value():
+def test_knas_reads_the_embedding_through_the_fast_engine_with_the_loops_value():
     model, b = text_net(), tokens(n=50)
     probe = Probe(model, b, dtype=torch.float64)
-    with pytest.warns(UserWarning, match="Embedding.weight.*using the loop"):
-        auto = evaluate(PROXIES["knas"], probe)
-    assert probe.engine_used == "loop"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback: embeddings and LayerNorms are supported
+        fast = evaluate(PROXIES["knas"], probe)
+    assert probe.engine_used == "fast"
     assert next(iter(probe["knas_columns"])) == "embedding.weight"  # 11 ids × 8 ≥ 50: read first
     loop = score(model, b, ["knas"], dtype=torch.float64, engine="loop")["knas"]
-    assert auto.value == loop.value != 0
+    assert fast.value == pytest.approx(loop.value, rel=1e-10) and loop.value != 0
+
+
+def test_fast_engine_equals_the_loop_on_every_parameter_of_a_text_network():
+    model, b = text_net("densenet:2"), tokens(n=7)
+    names = [n for n, _ in model.named_parameters()]  # embeddings, attention, LayerNorms, biases
+    fast = full_matrices(fast_blocks(probe_copy(model, torch.float64), b.x, b.y, names, block_bytes=2_000))
+    loop = full_matrices(loop_blocks(probe_copy(model, torch.float64), b.x, b.y, names))
+    assert fast.keys() == loop.keys() == set(names)
+    for name in names:
+        torch.testing.assert_close(fast[name], loop[name], rtol=1e-10, atol=1e-12, msg=name)
 
 
 @pytest.mark.parametrize("name", INPUT_PROXIES)
@@ -84,9 +102,7 @@ def test_input_gradient_proxies_are_nan_with_a_reason(name):
 def test_every_other_proxy_is_finite_on_tokens():
     names = [n for n in PROXIES if n not in INPUT_PROXIES]
     b = tokens(n=50, classes=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # knas: the loop fallback
-        result = score(text_net(batch=b), b, names, dtype=torch.float64)
+    result = score(text_net(batch=b), b, names, dtype=torch.float64)
     bad = {n: s.reason for n, s in result.items() if not math.isfinite(s.value)}
     assert bad == {}
 
@@ -97,3 +113,26 @@ def test_probe_inputs_cast_images_only():
     images = ProbeBatch(torch.zeros(2, 1, 2, 2), torch.tensor([0, 1]), 2)
     linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
     assert Probe(linear, images, dtype=torch.float64).inputs.dtype == torch.float64
+
+
+class SharedPositions(torch.nn.Module):
+    """Position ids of shape (L,) broadcast over the batch: no per-sample rows to split."""
+
+    def __init__(self, vocab=11, length=5, width=4, classes=3):
+        super().__init__()
+        self.tokens = torch.nn.Embedding(vocab, width)
+        self.positions = torch.nn.Embedding(length, width)
+        self.head = torch.nn.Linear(width, classes)
+
+    def forward(self, x):
+        return self.head((self.tokens(x) + self.positions(torch.arange(x.shape[1]))).mean(1))
+
+
+def test_inputs_shared_by_the_batch_are_refused_by_the_fast_engine():
+    # the Probe then falls back to the loop, as for any UnsupportedModel
+    torch.manual_seed(0)
+    model, b = SharedPositions().double(), tokens()
+    with pytest.raises(UnsupportedModel, match=r"Embedding input \(5,\) is shared by the batch"):
+        fast_blocks(probe_copy(model, torch.float64), b.x, b.y, ["positions.weight"])
+    rows = full_matrices(loop_blocks(probe_copy(model, torch.float64), b.x, b.y, ["positions.weight"]))
+    assert rows["positions.weight"].shape == (6, 20)

@@ -19,3 +19,11 @@ def fixed_linear(*weights) -> nn.Sequential:
 def batch(x, y, classes=2) -> ProbeBatch:
     x = torch.tensor(x, dtype=torch.float64)
     return ProbeBatch(x.reshape(len(x), -1, 1, 1), torch.tensor(y), classes)
+
+
+def full_matrices(blocks) -> dict[str, torch.Tensor]:
+    """An engine's column blocks put back together: parameter name -> (n, numel) gradients."""
+    parts: dict[str, list] = {}
+    for b in blocks:
+        parts.setdefault(b.name, []).append((b.start, b.grads))
+    return {n: torch.cat([g for _, g in sorted(p, key=lambda t: t[0])], 1) for n, p in parts.items()}

@@ -9,8 +9,9 @@ columns of one parameter (flattened) for all n samples. Reducers consume blocks 
 - `fast_blocks`: one batched pass. Batch-of-one BatchNorm in train mode is exactly instance
   normalization with the BN's affine parameters, so one forward with every BatchNorm replaced by
   that reproduces each sample's output and output-gradient; per-sample weight gradients then
-  follow from each layer's input and output-gradient (unfold + einsum), computed per chunk of
-  output channels so memory stays bounded whatever the model's size.
+  follow from each layer's input and output-gradient (conv, linear, embedding, norm affine and
+  bias parameters), computed per chunk of output channels or vocabulary rows so memory stays
+  bounded whatever the model's size.
 """
 
 from __future__ import annotations
@@ -161,7 +162,10 @@ def _check_supported(module: nn.Module, attr: str, name: str) -> None:
     if isinstance(module, nn.Conv2d):
         if module.padding_mode != "zeros" or isinstance(module.padding, str):
             raise UnsupportedModel(f"{name}: Conv2d with padding {module.padding!r}/{module.padding_mode}")
-    elif not isinstance(module, (nn.Linear, SampleNorm)):
+    elif isinstance(module, nn.Embedding):
+        if module.max_norm is not None:
+            raise UnsupportedModel(f"{name}: Embedding with max_norm renormalizes its weight in place")
+    elif not isinstance(module, (nn.Linear, SampleNorm, nn.LayerNorm)):
         raise UnsupportedModel(f"{name}: per-sample gradients of {type(module).__name__}.{attr}")
 
 
@@ -196,6 +200,11 @@ def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y:
     for call in calls:
         if call.out._version != call.version:
             raise UnsupportedModel(f"{type(call.module).__name__} output modified in place")
+        if call.inp.dim() == 0 or call.inp.shape[0] != len(y):
+            raise UnsupportedModel(
+                f"{type(call.module).__name__} input {tuple(call.inp.shape)} is shared by the batch, "
+                "not one row per sample"
+            )
     live = [c for c in calls if c.out.requires_grad]
     grads = torch.autograd.grad(loss, [c.out for c in live], allow_unused=True)
     for call, g in zip(live, grads):
@@ -282,14 +291,34 @@ def _linear_weight_blocks(calls: list[_Call], n: int, budget: int) -> Iterator[t
         yield a * lin.in_features, block.reshape(n, -1)
 
 
+def _embedding_weight_blocks(calls: list[_Call], n: int, budget: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """Per-sample embedding gradients, chunked over vocabulary rows: row v of sample i sums the
+    output gradients at the positions where sample i holds id v (zero at `padding_idx`)."""
+    emb: nn.Embedding = calls[0].module
+    ids = [c.inp.reshape(n, -1) for c in calls]
+    gs = [c.gout.reshape(n, -1, emb.embedding_dim) for c in calls]
+    for a, b in _chunks(emb.num_embeddings, emb.embedding_dim, n, budget, gs[0].element_size()):
+        rows = torch.arange(a, b, device=ids[0].device)
+        block = sum(torch.bmm((i[:, None, :] == rows[None, :, None]).to(g.dtype), g) for i, g in zip(ids, gs))
+        if emb.padding_idx is not None and a <= emb.padding_idx < b:
+            block[:, emb.padding_idx - a] = 0
+        yield a * emb.embedding_dim, block.reshape(n, -1)
+
+
 def _channel_sums(call: _Call, n: int, times_input: bool) -> torch.Tensor:
     """Per-sample gradient of a per-channel parameter: Σ over positions of gout (· the input,
     which for a norm's weight is the normalized input x̂)."""
-    g = call.gout
+    g, module = call.gout, call.module
     if times_input:
-        is_norm = isinstance(call.module, SampleNorm)
-        g = g * (F.instance_norm(call.inp, eps=call.module.eps) if is_norm else call.inp)
-    if isinstance(call.module, nn.Linear):  # features last
+        if isinstance(module, SampleNorm):
+            g = g * F.instance_norm(call.inp, eps=module.eps)
+        elif isinstance(module, nn.LayerNorm):
+            g = g * F.layer_norm(call.inp, module.normalized_shape, eps=module.eps)
+        else:
+            g = g * call.inp
+    if isinstance(module, nn.LayerNorm):  # normalized dims last
+        return g.reshape(n, -1, module.weight.numel()).sum(1)
+    if isinstance(module, nn.Linear):  # features last
         return g.reshape(n, -1, g.shape[-1]).sum(1)
     return g.reshape(n, g.shape[1], -1).sum(2)
 
@@ -300,6 +329,8 @@ def _param_blocks(attr: str, calls: list[_Call], n: int, budget: int) -> Iterato
         yield from _conv_weight_blocks(calls, n, budget)
     elif attr == "weight" and isinstance(module, nn.Linear):
         yield from _linear_weight_blocks(calls, n, budget)
+    elif isinstance(module, nn.Embedding):
+        yield from _embedding_weight_blocks(calls, n, budget)
     else:  # biases, and the affine weight of a norm
         times_input = attr == "weight"
         yield 0, sum(_channel_sums(c, n, times_input) for c in calls)

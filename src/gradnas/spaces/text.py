@@ -184,7 +184,8 @@ class TextNetwork(nn.Module):
 
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
         """The last layer's output, (batch, seq_len, d_model)."""
-        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        # one row of positions per sample, so per-sample gradient engines see them per sample
+        positions = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
         outputs = [self.embedding(tokens) + self.position(positions)]
         for layer, feeds in zip(self.layers, self.sources):
             fused = outputs[feeds[0]] if len(feeds) == 1 else torch.stack([outputs[i] for i in feeds]).mean(0)
