@@ -68,6 +68,14 @@ def test_a_list_of_factories_is_named_by_their_function_names():
 
     batch = gradnas.probe_batch("digits", batch_size=16, seed=0)
     assert gradnas.rank([tiny], batch, ["params"])["model"].tolist() == ["tiny"]
+    # two lambdas share a name: refused rather than one silently dropped
+    with pytest.raises(GradnasError, match="several candidates are named '<lambda>'; pass a dict"):
+        gradnas.rank([lambda: tiny(), lambda: tiny()], batch, ["params"])
+
+
+def test_rank_called_the_space_way_says_which_function_to_use():
+    with pytest.raises(GradnasError, match=r"needs a ProbeBatch, got list; .* use rank_archs"):
+        gradnas.rank(["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"], ["params"], gradnas.ProbeSpec())
 
 
 def test_bad_factories_are_clear_errors(factory_file, tmp_path):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .data import ProbeBatch
 from .errors import GradnasError
 from .models import Candidate, build_candidate
 from .proxies import get_proxies, score
@@ -18,7 +19,7 @@ from .spaces import get_space
 
 
 def sample_archs(space: str, n: int, seed: int) -> list[str]:
-    """`n` distinct architectures drawn uniformly with `seed`, as canonical strings."""
+    """`n` distinct architectures drawn with the space's sampler and `seed`, as canonical strings."""
     searchspace = get_space(space)
     return [searchspace.format(a) for a in searchspace.sample_many(n, np.random.default_rng(seed))]
 
@@ -53,9 +54,20 @@ def rank(
 ) -> pd.DataFrame:
     """Score your own models (modules, or factories called with torch seeded by `seed`) on one
     probe batch and sort them like `rank_archs`; a list is named by its factories' `__name__`."""
+    if not isinstance(batch, ProbeBatch):
+        raise GradnasError(
+            f"rank(candidates, batch, proxies) needs a ProbeBatch, got {type(batch).__name__}; "
+            "to rank a search space's architectures use rank_archs(archs, proxies, spec)"
+        )
     _check_sort_key(proxies, sort_by)
     if not isinstance(candidates, Mapping):
-        candidates = {getattr(c, "__name__", f"model{i}"): c for i, c in enumerate(candidates)}
+        names = [getattr(c, "__name__", f"model{i}") for i, c in enumerate(candidates)]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise GradnasError(
+                f"several candidates are named {', '.join(map(repr, repeated))}; pass a dict to name them"
+            )
+        candidates = dict(zip(names, candidates))
     if not candidates:
         raise GradnasError("give at least one candidate model")
     rows = []

@@ -36,11 +36,12 @@ def test_fixture_loads_every_metric_by_canonical_cell():
         assert space.format(space.parse(arch)) == arch
 
 
-def test_padding_vertices_are_dropped_and_the_cell_found_by_its_canonical_text(tmp_path):
+def test_padding_vertices_are_dropped_and_the_cell_found_in_any_spelling(tmp_path):
     bench = load_nb101(write(tmp_path / "one.npz"))
     assert bench.archs() == ["ops=conv3x3;edges=0-1,1-2"]
-    relabelled = get_space("nb101").parse("ops=conv3x3-bn-relu;edges=0-1,1-2")  # lookups use str(arch)
-    assert bench.query(relabelled, "cifar10", "val_accuracy") == 91.5
+    assert bench.query("ops=conv3x3-bn-relu;edges=0-1,1-2", "cifar10", "val_accuracy") == 91.5
+    assert bench.query_many(["ops=conv3x3;edges=0-1,1-2"], "cifar10", "val_accuracy").tolist() == [91.5]
+    assert "ops=conv1x1;edges=0-1,1-2" not in bench and "ops=bad" not in bench
     with pytest.raises(GradnasError, match="unknown metric 'test_accuracy'; valid choices: val_accuracy"):
         bench.query(bench.archs()[0], "cifar10")
 
@@ -65,6 +66,8 @@ def test_isomorphic_rows_are_reported_as_duplicates(tmp_path):
         ({"adjacency": np.zeros((1, 6, 6), np.uint8)}, r"adjacency must be an integer \(N, 7, 7\)"),
         ({"val_accuracy": np.array([1.0, 2.0])}, r"numeric with shape \(1,\): val_accuracy"),
         ({"val_accuracy": np.array(["x"])}, "numeric"),
+        ({"adjacency": np.array(1, np.uint8)}, r"adjacency must be \(N, 7, 7\)"),
+        ({"op_names": np.array("input")}, "op_names a list of 5 names"),
     ],
 )
 def test_broken_files_are_refused_with_the_reason(tmp_path, arrays, message):

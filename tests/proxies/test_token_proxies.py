@@ -136,3 +136,63 @@ def test_inputs_shared_by_the_batch_are_refused_by_the_fast_engine():
         fast_blocks(probe_copy(model, torch.float64), b.x, b.y, ["positions.weight"])
     rows = full_matrices(loop_blocks(probe_copy(model, torch.float64), b.x, b.y, ["positions.weight"]))
     assert rows["positions.weight"].shape == (6, 20)
+
+
+class StockEncoder(torch.nn.Module):
+    """PyTorch's own encoder layer, batch first or second: its attention uses `out_proj.weight`
+    without calling the module, and batch-second layers split their rows by position."""
+
+    def __init__(self, batch_first, vocab=11, width=8, classes=3):
+        super().__init__()
+        self.batch_first = batch_first
+        self.tokens = torch.nn.Embedding(vocab, width)
+        self.layer = torch.nn.TransformerEncoderLayer(width, 2, 16, dropout=0.0, batch_first=batch_first)
+        self.head = torch.nn.Linear(width, classes)
+
+    def forward(self, x):
+        h = self.tokens(x) if self.batch_first else self.tokens(x).transpose(0, 1)
+        h = self.layer(h)
+        return self.head((h if self.batch_first else h.transpose(0, 1)).mean(1))
+
+
+@pytest.mark.parametrize(
+    "batch_first, length, message",
+    [
+        (True, 5, "layer.self_attn.out_proj.weight: used outside its module's forward"),
+        (False, 8, "Linear output rows do not follow the samples"),  # length == batch size
+    ],
+)
+def test_stock_transformer_layers_go_to_the_loop_with_the_loops_values(batch_first, length, message):
+    torch.manual_seed(0)
+    net, b = StockEncoder(batch_first).double(), tokens(n=8, length=length)
+    with pytest.raises(UnsupportedModel, match=message):
+        fast_blocks(probe_copy(net, torch.float64), b.x, b.y, scored_parameter_names(net))
+    with pytest.warns(UserWarning, match="using the loop"):
+        auto = score(net, b, ["gradsign", "mgm"], dtype=torch.float64)
+    loop = score(net, b, ["gradsign", "mgm"], dtype=torch.float64, engine="loop")
+    assert {k: s.value for k, s in auto.items()} == {k: s.value for k, s in loop.items()}
+
+
+def test_an_input_shared_by_the_batch_is_caught_even_when_its_length_equals_the_batch_size():
+    torch.manual_seed(0)
+    net, b = SharedPositions(length=8).double(), tokens(n=8, length=8)
+    with pytest.raises(UnsupportedModel, match="Embedding output rows do not follow the samples"):
+        fast_blocks(probe_copy(net, torch.float64), b.x, b.y, ["positions.weight"])
+
+
+def test_embedding_rows_with_padding_match_the_loop_across_vocabulary_chunks():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Embedding(11, 4, padding_idx=3),
+        torch.nn.LayerNorm(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(20, 3),
+    ).double()
+    b = tokens(n=6, length=5)
+    assert (b.x == 3).any()  # the padding id occurs, so its zero row is tested
+    names = ["0.weight", "1.weight", "1.bias"]
+    fast = full_matrices(fast_blocks(probe_copy(net, torch.float64), b.x, b.y, names, block_bytes=600))
+    loop = full_matrices(loop_blocks(probe_copy(net, torch.float64), b.x, b.y, names))
+    for name in names:
+        torch.testing.assert_close(fast[name], loop[name], rtol=1e-10, atol=1e-12, msg=name)
+    assert fast["0.weight"].reshape(6, 11, 4)[:, 3].abs().sum() == 0

@@ -131,6 +131,9 @@ def test_text_round_trips_and_reads_any_labelling_and_long_names():
         ("ops=conv3x3;edges=0-x", "0 <= i < j < 3"),
         ("ops=" + ",".join(["conv3x3"] * 6) + ";edges=0-7", "8 vertices; at most 7"),
         (3, "must be a str"),
+        ("ops=conv3x3,,conv1x1;edges=0-1,1-4", "unknown NB101 op ''"),
+        ("ops=conv3x3;edges=0-1,1-2,0-1", "lists an edge twice"),
+        ("ops=conv3x3;edges=0-1,1-²", "0 <= i < j < 3"),  # a digit to str.isdigit, not to int
     ],
 )
 def test_malformed_text_is_refused_clearly(text, message):
@@ -196,14 +199,25 @@ def test_neighbours_are_one_edit_away_and_mutation_picks_one():
     arch = space.parse("ops=conv3x3;edges=0-1,1-2")
     near = space.neighbours(arch)
     assert arch not in near and len(set(near)) == len(near)
-    # from input->conv3x3->output: two other ops on vertex 1; the direct edge 0->6 added (0-2 here);
-    # a new padding vertex joined in series or in parallel needs two edits, so it is not here.
     texts = {space.format(n) for n in near}
-    assert "ops=conv1x1;edges=0-1,1-2" in texts and "ops=maxpool3x3;edges=0-1,1-2" in texts
-    assert "ops=conv3x3;edges=0-1,0-2,1-2" in texts
-    assert "ops=;edges=0-1" not in texts  # removing 0-1 or 1-2 leaves no path
+    # 2 other ops; the direct edge 0-2 added; removing 0-1 or 1-2 leaves no path, so no such cell
+    assert {"ops=conv1x1;edges=0-1,1-2", "ops=maxpool3x3;edges=0-1,1-2"} <= texts
+    assert "ops=conv3x3;edges=0-1,0-2,1-2" in texts and "ops=;edges=0-1" not in texts
+    # a new vertex on a new path i -> v -> j: 3 pairs × 3 ops, 9 different cells
+    assert "ops=conv3x3,maxpool3x3;edges=0-1,1-2,1-3,2-3" in texts  # 1 -> new -> output
+    assert "ops=conv1x1,conv3x3;edges=0-1,0-2,1-2,2-3" in texts  # 0 -> new -> 1
+    assert len(near) == 3 + 9
     rng = np.random.default_rng(0)
     assert all(space.mutate(arch, rng) in near for _ in range(20))
+
+
+def test_mutation_can_grow_the_smallest_cell_to_seven_vertices_and_shrink_it_back():
+    rng = np.random.default_rng(3)
+    arch, sizes = space.parse("ops=;edges=0-1"), set()
+    for _ in range(300):
+        arch = space.mutate(arch, rng)
+        sizes.add(arch.num_vertices)
+    assert sizes == {2, 3, 4, 5, 6, 7}
 
 
 def test_inputs_too_small_for_the_last_stack_are_refused():
@@ -215,3 +229,20 @@ def test_inputs_too_small_for_the_last_stack_are_refused():
     assert space.build(arch, input_shape=(3, 4, 4), stacks=2, stem_channels=4)(
         torch.randn(2, 3, 4, 4)
     ).shape == (2, 10)
+
+
+def test_arch_objects_hold_only_pruned_canonical_cells():
+    canonical = space.parse("ops=conv3x3,conv1x1;edges=0-1,0-2,1-3,2-3")
+    assert NB101Arch(canonical.ops, canonical.edges) == canonical
+    with pytest.raises(GradnasError, match="pruned cell in canonical labelling"):
+        NB101Arch(canonical.ops[::-1], canonical.edges)  # the same cell, other labelling
+    with pytest.raises(GradnasError, match="op codes must be ints in 0..2"):
+        NB101Arch((5,), ((0, 1), (1, 2)))
+    with pytest.raises(GradnasError, match="edges must be pairs i < j of the 3 vertices"):
+        NB101Arch((0,), ((0, 1), (1, 3)))
+
+
+def test_too_few_channels_to_split_over_the_output_is_a_clear_error():
+    arch = space.parse("ops=conv3x3,conv3x3,conv3x3;edges=0-1,0-2,0-3,1-4,2-4,3-4")
+    with pytest.raises(GradnasError, match="2 channels cannot be split over the 3 vertices"):
+        space.build(arch, stem_channels=2)

@@ -1,5 +1,7 @@
 """NDS spaces: the text form, family checks, sampling and mutation, and the genotype networks."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
@@ -76,8 +78,8 @@ DARTS = arch_of("nds_darts", 16, 20)
 DARTS_TEXT = (
     "normal=sep_conv_3x3~0+sep_conv_3x3~1,skip_connect~0+dil_conv_3x3~2,sep_conv_5x5~1+avg_pool_3x3~3,"
     "max_pool_3x3~0+dil_conv_5x5~4;normal_concat=2,3,4,5;"
-    "reduce=max_pool_3x3~0+sep_conv_5x5~1,skip_connect~2+avg_pool_3x3~1,dil_conv_3x3~0+sep_conv_3x3~3,"
-    "skip_connect~4+max_pool_3x3~1;reduce_concat=2,3,4,5;width=16;depth=20"
+    "reduce=max_pool_3x3~0+sep_conv_5x5~1,avg_pool_3x3~1+skip_connect~2,dil_conv_3x3~0+sep_conv_3x3~3,"
+    "max_pool_3x3~1+skip_connect~4;reduce_concat=2,3,4,5;width=16;depth=20"
 )
 
 
@@ -117,6 +119,9 @@ def test_canonical_string_round_trips():
     assert space.parse(DARTS_TEXT) == DARTS and space.format(DARTS) == DARTS_TEXT
     assert space.format(DARTS_TEXT) == DARTS_TEXT
     assert DARTS.nodes == 4 and DARTS.normal[3] == ("dil_conv_3x3", 2)
+    # a node sums its two pairs: either order is the same network, printed in (state, op) order
+    swapped = DARTS_TEXT.replace("avg_pool_3x3~1+skip_connect~2", "skip_connect~2+avg_pool_3x3~1")
+    assert space.parse(swapped) == DARTS and space.format(swapped) == DARTS_TEXT
     # JSON-style lists are normalised to the same (hashable) arch
     as_lists = NDSArch(
         [list(p) for p in DARTS.normal], [2, 3, 4, 5], [list(p) for p in DARTS.reduce], [2, 3, 4, 5], 16, 20
@@ -213,14 +218,18 @@ def test_each_space_accepts_only_its_ops_and_node_count():
 
 
 def _differences(a: NDSArch, b: NDSArch) -> list[tuple[str, int, int]]:
-    """(cell, pair, component) for every op (0) or input (1) that differs."""
-    return [
-        (cell, k, c)
-        for cell in ("normal", "reduce")
-        for k, (p, q) in enumerate(zip(getattr(a, cell), getattr(b, cell)))
-        for c in (0, 1)
-        if p[c] != q[c]
-    ]
+    """(cell, pair, component) for every op (0) or input (1) that differs, comparing each node's
+    pairs as a multiset (a node sums its two pairs, so their order is not part of the network)."""
+    found = []
+    for cell in ("normal", "reduce"):
+        pa, pb = getattr(a, cell), getattr(b, cell)
+        for k in range(0, len(pa), 2):
+            na, nb = Counter(pa[k : k + 2]), Counter(pb[k : k + 2])
+            old, new = sorted((na - nb).elements()), sorted((nb - na).elements())
+            if old or new:
+                assert len(old) == len(new) == 1, (old, new)
+                found += [(cell, pb.index(new[0], k), c) for c in (0, 1) if old[0][c] != new[0][c]]
+    return found
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -155,6 +155,7 @@ def test_string_form():
         ("highway:-3", "reads 'pattern:length'"),
         ("highway:6:2", "reads 'pattern:length'"),
         ("highway:06", "did you mean 'highway:6'"),
+        ("highway:²", "reads 'pattern:length'"),  # a digit to str.isdigit, not to int
         ("highway:1", r"length must be an int in 2\.\.11, got 1"),
         ("highway:12", r"length must be an int in 2\.\.11, got 12"),
         ("Highway:6", "unknown text connection pattern 'Highway'"),

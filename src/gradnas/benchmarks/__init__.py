@@ -17,7 +17,16 @@ BENCHMARKS = {"nb201": load_nb201}
 # Files in a benchmark's own format, by suffix; any other existing file is read as a table.
 FILE_LOADERS: dict[str, Callable[[str], Benchmark]] = {".npz": load_nb101, ".json": load_nds}
 
-__all__ = ["BENCHMARKS", "Benchmark", "TableBenchmark", "load_benchmark", "load_nb101", "load_nb201"]
+__all__ = [
+    "BENCHMARKS",
+    "FILE_LOADERS",
+    "Benchmark",
+    "TableBenchmark",
+    "load_benchmark",
+    "load_nb101",
+    "load_nb201",
+    "load_nds",
+]
 
 
 def load_benchmark(

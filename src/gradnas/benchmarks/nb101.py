@@ -10,7 +10,7 @@ Arrays, one row per cell:
   ``training_time``, if present, is also each cell's training cost in seconds.
 
 Cells are keyed by their canonical text (pruned, relabelled), so isomorphic rows collide and are
-reported as duplicates.
+reported as duplicates, and a lookup finds a cell in any labelling.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 
 from gradnas.benchmarks.table import MultiMetricBenchmark, TableBenchmark
 from gradnas.errors import GradnasError
-from gradnas.spaces.nb101 import OPS, NB101Arch
+from gradnas.spaces.nb101 import OPS, NB101Arch, as_arch
 
 NB101_OP_NAMES = ("input", "output", *OPS)
 COST_METRIC = "training_time"
@@ -45,6 +45,8 @@ def _check_shapes(arrays: dict[str, np.ndarray], where: str) -> int:
     if missing:
         raise GradnasError(f"{where} lacks the arrays {', '.join(missing)}; it has {', '.join(arrays)}")
     adjacency, ops, names = arrays["adjacency"], arrays["ops"], arrays["op_names"]
+    if adjacency.ndim != 3 or names.ndim != 1:
+        raise GradnasError(f"{where}: adjacency must be (N, 7, 7) and op_names a list of 5 names")
     n = len(adjacency)
     if adjacency.shape != (n, 7, 7) or not np.issubdtype(adjacency.dtype, np.integer):
         raise GradnasError(
@@ -103,6 +105,7 @@ def load_nb101(path: str | os.PathLike, dataset: str = "cifar10") -> MultiMetric
             pd.DataFrame({"arch": archs, dataset: values.astype(np.float64), **costs}),
             path.stem,
             metric=metric,
+            canonical=lambda arch: str(as_arch(arch)),
         )
         for metric, values in metrics.items()
     }

@@ -96,8 +96,8 @@ def _spaces(path: Path, space: str | None) -> list[NDSSpace]:
         if space not in SPACES:
             raise unknown_choice("NDS space", space, SPACES)
         return [get_space(space)]
-    stem = path.name.lower()
-    named = [name for name in SPACES if stem.startswith(name.removeprefix("nds_"))]
+    file_name = path.name.lower()
+    named = [name for name in SPACES if file_name.startswith(name.removeprefix("nds_"))]
     if named:
         return [get_space(named[0])]
     return sorted((get_space(name) for name in SPACES), key=lambda s: len(s.family.ops))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +87,10 @@ class TableBenchmark:
         name: str,
         description: str = "",
         metric: str = "test_accuracy",
+        canonical: Callable[[object], str] | None = None,
     ) -> None:
         self.name = name
+        self._canonical = canonical  # the space's spelling of an arch, tried when a lookup misses
         self.description = description
         self.metrics: tuple[str, ...] = (metric,)
         frame = frame.rename(columns=str)
@@ -142,7 +144,17 @@ class TableBenchmark:
         return len(self._archs)
 
     def __contains__(self, arch: object) -> bool:
-        return str(arch).strip() in self._rows
+        return self._find(arch) is not None
+
+    def _find(self, arch: object) -> int | None:
+        """The row of `arch` as written, else of its canonical spelling; None if in neither."""
+        row = self._rows.get(str(arch).strip())
+        if row is None and self._canonical is not None:
+            try:
+                row = self._rows.get(self._canonical(arch))
+            except GradnasError:
+                return None
+        return row
 
     def __repr__(self) -> str:
         return (
@@ -165,7 +177,7 @@ class TableBenchmark:
 
     def _row(self, arch: object) -> int:
         key = str(arch).strip()
-        row = self._rows.get(key)
+        row = self._find(arch)
         if row is None:
             raise GradnasError(
                 f"architecture {key!r} is not in benchmark {self.name!r} "
@@ -188,7 +200,8 @@ class TableBenchmark:
         self._check_metric(metric)
         values = self._values[self.dataset(dataset)]
         keys = [str(a).strip() for a in archs]
-        rows = np.fromiter((self._rows.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        found = (self._find(k) for k in keys)
+        rows = np.fromiter((-1 if r is None else r for r in found), dtype=np.int64, count=len(keys))
         missing = np.flatnonzero(rows < 0)
         if missing.size:
             raise GradnasError(

@@ -163,8 +163,8 @@ def _check_supported(module: nn.Module, attr: str, name: str) -> None:
         if module.padding_mode != "zeros" or isinstance(module.padding, str):
             raise UnsupportedModel(f"{name}: Conv2d with padding {module.padding!r}/{module.padding_mode}")
     elif isinstance(module, nn.Embedding):
-        if module.max_norm is not None:
-            raise UnsupportedModel(f"{name}: Embedding with max_norm renormalizes its weight in place")
+        if module.max_norm is not None or module.scale_grad_by_freq:
+            raise UnsupportedModel(f"{name}: Embedding with max_norm or scale_grad_by_freq")
     elif not isinstance(module, (nn.Linear, SampleNorm, nn.LayerNorm)):
         raise UnsupportedModel(f"{name}: per-sample gradients of {type(module).__name__}.{attr}")
 
@@ -185,8 +185,17 @@ def _owners(model: nn.Module, names: list[str]) -> dict[str, tuple[nn.Module, st
     return {name: pairs[0] for name, pairs in found.items()}
 
 
-def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y: torch.Tensor):
-    """One batched forward and backward; returns each recorded module's calls with output grads."""
+def _record_calls(
+    model: nn.Module, owners: dict[str, tuple[nn.Module, str]], x: torch.Tensor, y: torch.Tensor
+):
+    """One batched forward and backward; returns each recorded module's calls with output grads.
+
+    The per-sample formulas hold only if every call splits its rows by sample and the calls
+    account for every use of the wanted parameters, so both are checked here (UnsupportedModel
+    otherwise): a batch-second layout, an input shared by the batch, or a weight used outside
+    its module's forward (as PyTorch's attention uses `out_proj`) would silently give wrong rows.
+    """
+    modules = {m for m, _ in owners.values()}
     calls: list[_Call] = []
 
     def hook(module, inputs, output):
@@ -205,11 +214,71 @@ def _record_calls(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, y:
                 f"{type(call.module).__name__} input {tuple(call.inp.shape)} is shared by the batch, "
                 "not one row per sample"
             )
+    _check_rows_follow_samples(model, modules, x.detach(), calls)
     live = [c for c in calls if c.out.requires_grad]
-    grads = torch.autograd.grad(loss, [c.out for c in live], allow_unused=True)
+    params = [getattr(module, attr) for module, attr in owners.values()]
+    grads = torch.autograd.grad(loss, [c.out for c in live] + params, allow_unused=True, retain_graph=True)
     for call, g in zip(live, grads):
         call.gout = g
+    _check_calls_account_for_gradients(owners, live, grads[len(live) :])
+    for call in calls:
+        call.out = call.out.detach()  # frees the graph kept for the check
     return calls
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal up to the rounding of summing the same terms in another order."""
+    return bool((a - b).norm() <= 1e-4 * max(a.norm(), b.norm()) + torch.finfo(b.dtype).tiny)
+
+
+def _check_rows_follow_samples(model: nn.Module, modules: set[nn.Module], x: torch.Tensor, calls) -> None:
+    """The first two samples alone, swapped, must give every recorded output those samples' rows
+    of the full batch, swapped: a cheap probe that each layer's first dimension is the sample.
+
+    A wrong layout changes shapes or values grossly, so values are compared against the largest
+    output's scale: rounding differences between batch sizes, which normalising a near-constant
+    map can blow up in a layer whose outputs are all near zero, are far below it."""
+    if len(x) < 2:
+        return
+    order = torch.tensor([1, 0])
+    outs: list[torch.Tensor] = []
+    with hooked(modules, lambda module, inputs, output: outs.append(output)), torch.no_grad():
+        forward_checked(model, x[order])
+    if len(outs) != len(calls):
+        raise UnsupportedModel("the recorded layers run a different number of times on a smaller batch")
+    rows = [call.out.detach()[order] for call in calls]
+    scale = max(float(r.norm()) for r in rows) if rows else 0.0
+    for call, out, expected in zip(calls, outs, rows):
+        if out.shape != expected.shape or float((out - expected).norm()) > 1e-3 * scale:
+            raise UnsupportedModel(
+                f"{type(call.module).__name__} output rows do not follow the samples: the batch is "
+                "not its first dimension, or samples are mixed"
+            )
+
+
+def _check_calls_account_for_gradients(owners, live: list[_Call], batch_grads) -> None:
+    """A parameter's gradient must come from its module's recorded calls: none if the module was
+    never called, and (for all but convolution weights, whose local check would cost as much as
+    the backward pass) exactly the gradient through those calls."""
+    for (name, (module, attr)), full in zip(owners.items(), batch_grads):
+        param = getattr(module, attr)
+        own = [c for c in live if c.module is module and c.gout is not None]
+        if not own:
+            missed = full is not None and bool(full.any())
+        elif isinstance(module, nn.Conv2d) and attr == "weight":
+            continue
+        else:
+            (through,) = torch.autograd.grad(
+                [c.out for c in own], param, [c.gout for c in own], retain_graph=True, allow_unused=True
+            )
+            missed = not _close(
+                torch.zeros_like(param) if through is None else through,
+                torch.zeros_like(param) if full is None else full,
+            )
+        if missed:
+            raise UnsupportedModel(
+                f"{name}: used outside its module's forward (the module's calls miss part of its gradient)"
+            )
 
 
 def _chunks(total: int, per_item: int, n: int, budget: int, itemsize: int) -> Iterator[tuple[int, int]]:
@@ -295,14 +364,19 @@ def _embedding_weight_blocks(calls: list[_Call], n: int, budget: int) -> Iterato
     """Per-sample embedding gradients, chunked over vocabulary rows: row v of sample i sums the
     output gradients at the positions where sample i holds id v (zero at `padding_idx`)."""
     emb: nn.Embedding = calls[0].module
+    d = emb.embedding_dim
     ids = [c.inp.reshape(n, -1) for c in calls]
-    gs = [c.gout.reshape(n, -1, emb.embedding_dim) for c in calls]
-    for a, b in _chunks(emb.num_embeddings, emb.embedding_dim, n, budget, gs[0].element_size()):
-        rows = torch.arange(a, b, device=ids[0].device)
-        block = sum(torch.bmm((i[:, None, :] == rows[None, :, None]).to(g.dtype), g) for i, g in zip(ids, gs))
+    gs = [c.gout.reshape(n, -1, d) for c in calls]
+    sample = torch.arange(n, device=ids[0].device)[:, None]
+    for a, b in _chunks(emb.num_embeddings, d, n, budget, gs[0].element_size()):
+        block = gs[0].new_zeros(n * (b - a), d)
+        for i, g in zip(ids, gs):
+            inside = (i >= a) & (i < b)
+            block.index_add_(0, (sample * (b - a) + i - a)[inside], g[inside])
+        block = block.reshape(n, b - a, d)
         if emb.padding_idx is not None and a <= emb.padding_idx < b:
             block[:, emb.padding_idx - a] = 0
-        yield a * emb.embedding_dim, block.reshape(n, -1)
+        yield a * d, block.reshape(n, -1)
 
 
 def _channel_sums(call: _Call, n: int, times_input: bool) -> torch.Tensor:
@@ -351,7 +425,7 @@ def fast_blocks(
     """
     _swap_batchnorm(model)
     owners = _owners(model, names)
-    calls = _record_calls(model, {m for m, _ in owners.values()}, x, y)
+    calls = _record_calls(model, owners, x, y)
     return _blocks_from_calls(model, owners, calls, names, x, block_bytes)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ _BY_NAME: dict[str, int] = {
     **{s: OPS.index(n) for n, s in SHORT.items()},
 }
 MAX_VERTICES = 7
+_EDGE = re.compile(r"([0-9]+)-([0-9]+)")
 MAX_EDGES = 9
 NUM_CELLS = 423_624  # distinct cells (isomorphism classes) in the space, as counted by the benchmark
 
@@ -101,6 +103,20 @@ class NB101Arch:
     ops: tuple[int, ...]
     edges: tuple[tuple[int, int], ...]
 
+    def __post_init__(self) -> None:
+        """Only pruned cells in canonical labelling, so equal cells are equal objects."""
+        size = len(self.ops) + 2
+        if not all(isinstance(c, int) and 0 <= c < len(OPS) for c in self.ops):
+            raise GradnasError(f"NB101 op codes must be ints in 0..{len(OPS) - 1}, got {self.ops}")
+        if not all(0 <= i < j < size for i, j in self.edges):
+            raise GradnasError(f"NB101 edges must be pairs i < j of the {size} vertices, got {self.edges}")
+        kept = _prune(size, set(self.edges))
+        if len(kept) != size or _canonical(self.ops, frozenset(self.edges)) != (self.ops, self.edges):
+            raise GradnasError(
+                "NB101Arch holds a pruned cell in canonical labelling; build one with "
+                "NB101Arch.from_spec(matrix, ops) or NB101Space.parse(text)"
+            )
+
     @classmethod
     def from_spec(cls, matrix: Sequence[Sequence[int]] | np.ndarray, ops: Sequence[str | int]) -> NB101Arch:
         """From a benchmark spec: a V×V 0/1 upper-triangular matrix and V ops, `input` first and
@@ -142,18 +158,21 @@ class NB101Arch:
         parts = dict(part.partition("=")[::2] for part in text.strip().split(";"))
         if set(parts) != {"ops", "edges"} or text.count(";") != 1:
             raise GradnasError(f"NB101 arch string must read 'ops=...;edges=i-j,...', got {text!r}")
-        names = [n for n in parts["ops"].split(",") if n]
+        names = parts["ops"].split(",") if parts["ops"] else []
         size = len(names) + 2
         if size > MAX_VERTICES:
             raise GradnasError(f"NB101 cell has {size} vertices; at most {MAX_VERTICES} allowed: {text!r}")
+        pairs = parts["edges"].split(",") if parts["edges"] else []
         edges = set()
-        for pair in filter(None, parts["edges"].split(",")):
-            i, sep, j = pair.partition("-")
-            if not (sep and i.isdigit() and j.isdigit() and int(i) < int(j) < size):
+        for pair in pairs:
+            found = _EDGE.fullmatch(pair)
+            if not (found and int(found[1]) < int(found[2]) < size):
                 raise GradnasError(
                     f"NB101 edge must read i-j with 0 <= i < j < {size}, got {pair!r} in {text!r}"
                 )
-            edges.add((int(i), int(j)))
+            edges.add((int(found[1]), int(found[2])))
+        if len(edges) != len(pairs):
+            raise GradnasError(f"NB101 arch string lists an edge twice: {text!r}")
         return cls._pruned(size, tuple(_op_code(n) for n in names), edges)
 
     @property
@@ -213,27 +232,31 @@ def as_arch(arch: NB101Arch | str) -> NB101Arch:
     return arch_of(arch, NB101Arch, "nb101")
 
 
-def _padded(arch: NB101Arch) -> tuple[list[int], set[tuple[int, int]]]:
-    """The cell on 7 vertices: unused interior vertices (conv3x3, unconnected) before the output,
-    so a single edit can also grow the cell."""
-    extra = MAX_VERTICES - arch.num_vertices
-    last = arch.num_vertices - 1
-    edges = {(i, j + extra if j == last else j) for i, j in arch.edges}
-    return [*arch.ops, *[0] * extra], edges
+def _valid(size: int, ops: Sequence[int], edges: set[tuple[int, int]]) -> Iterator[NB101Arch]:
+    """The cell these make, if it is a valid one (nothing otherwise)."""
+    try:
+        yield NB101Arch._pruned(size, tuple(ops), edges)
+    except GradnasError:
+        return
 
 
 def _edited(arch: NB101Arch) -> Iterator[NB101Arch]:
-    """Every valid cell one edit away: one matrix entry flipped or one interior op changed."""
-    ops, edges = _padded(arch)
-    for pair in itertools.combinations(range(MAX_VERTICES), 2):
-        try:
-            yield NB101Arch._pruned(MAX_VERTICES, tuple(ops), edges ^ {pair})
-        except GradnasError:
-            continue
+    """Every valid cell one edit away: an edge added or removed (what it disconnects is pruned),
+    an interior op changed, or, below 7 vertices, a new vertex with any op on a new path i → v → j."""
+    size, ops, edges = arch.num_vertices, list(arch.ops), set(arch.edges)
+    for pair in itertools.combinations(range(size), 2):
+        yield from _valid(size, ops, edges ^ {pair})
     for v, op in enumerate(ops):
         for other in range(len(OPS)):
             if other != op:
-                yield NB101Arch._pruned(MAX_VERTICES, (*ops[:v], other, *ops[v + 1 :]), edges)
+                yield from _valid(size, [*ops[:v], other, *ops[v + 1 :]], edges)
+    if size == MAX_VERTICES:
+        return
+    for i, j in itertools.combinations(range(size), 2):
+        shift = {k: k + (k > i) for k in range(size)}  # the new vertex is i + 1
+        moved = {(shift[a], shift[b]) for a, b in edges} | {(i, i + 1), (i + 1, shift[j])}
+        for op in range(len(OPS)):
+            yield from _valid(size + 1, [*ops[:i], op, *ops[i:]], moved)
 
 
 class NB101Space:
@@ -273,8 +296,8 @@ class NB101Space:
         return sample_repeatedly(self, n, rng, unique)
 
     def neighbours(self, arch: NB101Arch | str) -> list[NB101Arch]:
-        """The distinct valid cells one edit away (one matrix entry flipped or one op changed, on
-        the cell padded to 7 vertices), in a fixed order; never `arch` itself."""
+        """The distinct valid cells one edit away (an edge flipped, an op changed, or a vertex
+        added on a new path), in a fixed order; never `arch` itself."""
         arch = as_arch(arch)
         return [a for a in dict.fromkeys(_edited(arch)) if a != arch]
 

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from gradnas.errors import GradnasError
+
 
 def conv_bn_relu(c_in: int, c_out: int, k: int) -> nn.Sequential:
     return nn.Sequential(
@@ -32,6 +34,11 @@ def vertex_channels(c_in: int, c_out: int, matrix: np.ndarray) -> list[int]:
     if not feeds_output:
         return widths
     share, extra = divmod(c_out, len(feeds_output))
+    if share == 0:
+        raise GradnasError(
+            f"{c_out} channels cannot be split over the {len(feeds_output)} vertices feeding the "
+            "cell's output; use more stem channels"
+        )
     for k, v in enumerate(feeds_output):
         widths[v] = share + (k < extra)
     for v in range(size - 2, 0, -1):

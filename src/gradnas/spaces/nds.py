@@ -133,10 +133,18 @@ def _concat(concat: object, cell: str, nodes: int) -> tuple[int, ...]:
     return tuple(int(j) for j in concat)
 
 
+def _sorted_nodes(pairs: tuple[Pair, ...]) -> tuple[Pair, ...]:
+    """Each node's two pairs in (state, op) order: a node sums them, so either order is the same
+    network, and one spelling per network lets equal genotypes compare and print equal."""
+    nodes = (sorted(pairs[k : k + 2], key=lambda p: (p[1], p[0])) for k in range(0, len(pairs), 2))
+    return tuple(pair for node in nodes for pair in node)
+
+
 @dataclass(frozen=True)
 class NDSArch:
     """A genotype with its width and depth. Cells hold two (op, input state) pairs per node, nodes
-    in order; the constructor accepts lists (as JSON gives them) and normalises them to tuples."""
+    in order; the constructor accepts lists (as JSON gives them) and normalises them to tuples,
+    each node's pairs in (state, op) order."""
 
     normal: tuple[Pair, ...]
     normal_concat: tuple[int, ...]
@@ -146,7 +154,10 @@ class NDSArch:
     depth: int
 
     def __post_init__(self) -> None:
-        normal, reduce = _cell(self.normal, "normal"), _cell(self.reduce, "reduce")
+        normal, reduce = (
+            _sorted_nodes(_cell(self.normal, "normal")),
+            _sorted_nodes(_cell(self.reduce, "reduce")),
+        )
         if len(normal) != len(reduce):
             counts = f"{len(normal) // 2} and {len(reduce) // 2}"
             raise GradnasError(f"normal and reduce cells need the same number of nodes, got {counts}")
@@ -329,15 +340,17 @@ class NDSSpace:
         return self._with(arch, cell, k, options[int(rng.integers(len(options)))])
 
     def neighbours(self, arch: NDSArch | str) -> list[NDSArch]:
-        """Every arch one op change or one input change away (cell, pair, ops before inputs)."""
+        """Every distinct arch one op change or one input change away (cell, pair, ops before
+        inputs); changing either of two equal pairs of a node gives the same arch, once."""
         arch = self.check(arch)
-        return [
+        changed = (
             self._with(arch, cell, k, pair)
             for cell in CELLS
             for k, old in enumerate(getattr(arch, cell))
             for ops in (True, False)
             for pair in self._alternatives(old, k, ops)
-        ]
+        )
+        return list(dict.fromkeys(changed))
 
     def build(
         self,

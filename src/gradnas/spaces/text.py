@@ -36,6 +36,7 @@ An architecture is written `pattern:length`, e.g. `highway:6`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -76,7 +77,7 @@ class TextArch:
         if not isinstance(text, str):
             raise GradnasError(f"text arch string must be a str, got {type(text).__name__}")
         pattern, sep, length = text.partition(":")
-        if not sep or not length.isdigit():
+        if not sep or not re.fullmatch("[0-9]+", length):
             raise GradnasError(f"text arch string reads 'pattern:length', e.g. 'highway:6'; got {text!r}")
         arch = cls(pattern, int(length))
         if str(arch) != text:
