@@ -83,14 +83,13 @@ def test_report_on_a_directory_without_a_study_is_a_clear_error(tmp_path, capsys
     assert "holds no study" in capsys.readouterr().err
 
 
-NB101_FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "nb101_tiny.npz")
-
-
 @pytest.mark.parametrize("metric, rho", [("val_accuracy", 1.0), ("test_accuracy", -1.0)])
-def test_nb101_study_on_the_npz_fixture_compares_with_the_chosen_metric(tmp_path, capsys, metric, rho):
+def test_nb101_study_on_the_npz_fixture_compares_with_the_chosen_metric(
+    nb101_tiny, tmp_path, capsys, metric, rho
+):
     # The fixture's val_accuracy rises with the reference network's size and test_accuracy falls.
     out = tmp_path / metric
-    args = ["correlate", "--space", "nb101", "--benchmark", NB101_FIXTURE, "--metric", metric,
+    args = ["correlate", "--space", "nb101", "--benchmark", str(nb101_tiny), "--metric", metric,
             "--dataset", "digits", "--target", "cifar10", "--proxies", "params", "--archs", "all",
             "--batch-size", "8", "--out", str(out), "--workers", "1", "--quiet"]
     assert main(args) == 0
@@ -100,8 +99,8 @@ def test_nb101_study_on_the_npz_fixture_compares_with_the_chosen_metric(tmp_path
     assert f"nb101_tiny.npz cifar10 {metric}" in capsys.readouterr().out
 
 
-def test_an_unknown_metric_is_refused_before_scoring(tmp_path, capsys):
-    args = ["correlate", "--space", "nb101", "--benchmark", NB101_FIXTURE, "--metric", "top1",
+def test_an_unknown_metric_is_refused_before_scoring(nb101_tiny, tmp_path, capsys):
+    args = ["correlate", "--space", "nb101", "--benchmark", str(nb101_tiny), "--metric", "top1",
             "--dataset", "digits", "--target", "cifar10", "--proxies", "params", "--out", str(tmp_path)]
     assert main(args) == 2
     err = capsys.readouterr().err

@@ -1,6 +1,5 @@
-"""The NB101 .npz loader: the committed fixture, and clear errors for broken files."""
+"""The NB101 .npz loader: the generated fixture, and clear errors for broken files."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ from gradnas.benchmarks import load_benchmark, load_nb101
 from gradnas.errors import GradnasError
 from gradnas.spaces import get_space
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "nb101_tiny.npz"
 OP_NAMES = ["input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu"]
 
 
@@ -24,8 +22,8 @@ def write(path, **arrays):
     return path
 
 
-def test_fixture_loads_every_metric_by_canonical_cell():
-    bench = load_benchmark(FIXTURE)
+def test_fixture_loads_every_metric_by_canonical_cell(nb101_tiny):
+    bench = load_benchmark(nb101_tiny)
     assert len(bench) == 12 and bench.datasets == ("cifar10",)
     assert set(bench.metrics) == {"trainable_parameters", "val_accuracy", "test_accuracy", "training_time"}
     space = get_space("nb101")
