@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,3 +34,21 @@ def image_shape(input_shape: object, min_size: int) -> tuple[int, int, int]:
         positive_int(input_shape[1], "input height", min_size),
         positive_int(input_shape[2], "input width", min_size),
     )
+
+
+_LITERAL_CHARS = frozenset("0123456789,()[] ")
+MAX_LITERAL = 2000  # characters: Suite-Zero keys are a few hundred
+
+
+def int_literal(text: object, what: str) -> object:
+    """The nested tuples/lists of non-negative ints written in `text` (as NAS-Bench-Suite-Zero
+    writes its keys, e.g. "(0, 1, 4)" or "[[(0, 4), (1, 3)], ...]"); GradnasError for anything
+    else. Only digits, commas, brackets and spaces are read, and at most MAX_LITERAL of them."""
+    if not isinstance(text, str) or not text.strip():
+        raise GradnasError(f"{what} must be a non-empty string, got {text!r}")
+    if len(text) > MAX_LITERAL or not set(text) <= _LITERAL_CHARS:
+        raise GradnasError(f"{what} must be a short tuple/list of integers, got {text[:80]!r}")
+    try:
+        return ast.literal_eval(text)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        raise GradnasError(f"{what} is not a tuple/list of integers: {text[:80]!r}") from exc

@@ -44,15 +44,17 @@ def test_padding_vertices_are_dropped_and_the_cell_found_in_any_spelling(tmp_pat
         bench.query(bench.archs()[0], "cifar10")
 
 
-def test_isomorphic_rows_are_reported_as_duplicates(tmp_path):
+def test_isomorphic_rows_are_averaged_with_a_notice(tmp_path):
     a = np.zeros((7, 7), np.uint8)
     b = np.zeros((7, 7), np.uint8)
     for i, j in [(0, 1), (0, 2), (1, 6), (2, 6)]:
         a[i, j] = b[i, j] = 1
     ops = np.array([[0, 4, 2, -1, -1, -1, 1], [0, 2, 4, -1, -1, -1, 1]], np.int8)  # branches swapped
     path = write(tmp_path / "dup.npz", adjacency=np.stack([a, b]), ops=ops, val_accuracy=np.array([1.0, 2.0]))
-    with pytest.raises(GradnasError, match="1 duplicate archs"):
-        load_nb101(path)
+    with pytest.warns(UserWarning, match="2 rows describe 1 archs more than once"):
+        bench = load_nb101(path)
+    assert len(bench) == 1 and bench.copies == {bench.archs()[0]: 2}
+    assert bench.query(bench.archs()[0], "cifar10", "val_accuracy") == 1.5
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ def test_unreadable_files(tmp_path):
         load_nds(tmp_path / "missing.json")
     bad = tmp_path / "broken.json"
     bad.write_text('[{"net": ')
-    with pytest.raises(GradnasError, match="cannot read NDS benchmark .*broken.json.* as JSON"):
+    with pytest.raises(GradnasError, match="cannot read JSON benchmark .*broken.json.* as JSON"):
         load_benchmark(bad)
     with pytest.raises(GradnasError, match="dataset must be a non-empty column name"):
         load_nds(TINY, dataset="arch")

@@ -106,8 +106,9 @@ def test_hand_genotypes_cover_every_op_and_every_op_builds_at_both_strides():
     assert used | {"none"} == set(ALL_OPS) == set(OPS)
     x = torch.randn(2, 6, 9, 9)  # odd size: every stride-2 op must agree on ceil(9 / 2) = 5
     for name, build in OPS.items():
-        assert build(6, 1)(x).shape == (2, 6, 9, 9), name
-        assert build(6, 2)(x).shape == (2, 6, 5, 5), name
+        for affine in (True, False):
+            assert build(6, 1, affine)(x).shape == (2, 6, 9, 9), name
+            assert build(6, 2, affine)(x).shape == (2, 6, 5, 5), name
 
 
 # ---------------------------------------------------------------- text form

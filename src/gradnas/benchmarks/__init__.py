@@ -10,12 +10,22 @@ from gradnas.benchmarks.base import Benchmark
 from gradnas.benchmarks.nb101 import load_nb101
 from gradnas.benchmarks.nb201 import load_nb201
 from gradnas.benchmarks.nds import load_nds
+from gradnas.benchmarks.suite_zero import load_suite_zero, read_json, read_suite_zero
 from gradnas.benchmarks.table import TableBenchmark
 from gradnas.errors import GradnasError
 
+
+def load_json(path: str | os.PathLike) -> Benchmark:
+    """A ``.json`` benchmark: NAS-Bench-Suite-Zero's layout (a mapping from its space names), or
+    else NDS's records."""
+    raw = read_json(path, "JSON benchmark")
+    nds_layout = isinstance(raw, list) or (isinstance(raw, dict) and {"top", "mid"} <= raw.keys())
+    return load_nds(path) if nds_layout else read_suite_zero(raw, Path(path).stem)
+
+
 BENCHMARKS = {"nb201": load_nb201}
 # Files in a benchmark's own format, by suffix; any other existing file is read as a table.
-FILE_LOADERS: dict[str, Callable[[str], Benchmark]] = {".npz": load_nb101, ".json": load_nds}
+FILE_LOADERS: dict[str, Callable[[str], Benchmark]] = {".npz": load_nb101, ".json": load_json}
 
 __all__ = [
     "BENCHMARKS",
@@ -26,6 +36,7 @@ __all__ = [
     "load_nb101",
     "load_nb201",
     "load_nds",
+    "load_suite_zero",
 ]
 
 

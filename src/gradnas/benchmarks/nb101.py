@@ -9,8 +9,8 @@ Arrays, one row per cell:
 - one numeric (N,) array per metric, e.g. ``val_accuracy``, ``test_accuracy`` (any names);
   ``training_time``, if present, is also each cell's training cost in seconds.
 
-Cells are keyed by their canonical text (pruned, relabelled), so isomorphic rows collide and are
-reported as duplicates, and a lookup finds a cell in any labelling.
+Cells are keyed by their canonical text (pruned, relabelled), so a lookup finds a cell in any
+labelling; isomorphic rows (separate training runs of one cell) are averaged, with a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gradnas.benchmarks.table import MultiMetricBenchmark, TableBenchmark
+from gradnas.benchmarks.table import MultiMetricBenchmark, TableBenchmark, merge_duplicates
 from gradnas.errors import GradnasError
 from gradnas.spaces.nb101 import OPS, NB101Arch, as_arch
 
@@ -99,16 +99,19 @@ def load_nb101(path: str | os.PathLike, dataset: str = "cifar10") -> MultiMetric
         raise GradnasError(f"{where}: metric arrays must be numeric with shape ({n},): {', '.join(bad)}")
     if not metrics:
         raise GradnasError(f"{where} has no metric arrays such as val_accuracy")
-    costs = {f"{dataset}_time": metrics[COST_METRIC]} if COST_METRIC in metrics else {}
+    frame, copies = merge_duplicates(
+        pd.DataFrame({"arch": archs, **{k: v.astype(np.float64) for k, v in metrics.items()}}), where
+    )
+    costs = {f"{dataset}_time": frame[COST_METRIC]} if COST_METRIC in metrics else {}
     tables = {
         metric: TableBenchmark(
-            pd.DataFrame({"arch": archs, dataset: values.astype(np.float64), **costs}),
+            pd.DataFrame({"arch": frame["arch"], dataset: frame[metric], **costs}),
             path.stem,
             metric=metric,
             canonical=lambda arch: str(as_arch(arch)),
         )
-        for metric, values in metrics.items()
+        for metric in metrics
     }
     return MultiMetricBenchmark(
-        tables, path.stem, f"NAS-Bench-101 cells from {path.name}: {', '.join(metrics)}"
+        tables, path.stem, f"NAS-Bench-101 cells from {path.name}: {', '.join(metrics)}", copies=copies
     )

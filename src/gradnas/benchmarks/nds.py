@@ -17,13 +17,13 @@ Records of the same arch (e.g. trained with other hyperparameters) are averaged.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
+from gradnas.benchmarks.suite_zero import read_json
 from gradnas.benchmarks.table import TableBenchmark
 from gradnas.errors import GradnasError, unknown_choice
 from gradnas.spaces import get_space
@@ -44,12 +44,7 @@ def _field(mapping: object, key: str, what: str) -> object:
 
 def _read_records(path: Path) -> list:
     where = f"NDS benchmark {str(path)!r}"
-    if not path.is_file():
-        raise GradnasError(f"{where} does not exist")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GradnasError(f"cannot read {where} as JSON: {exc}") from exc
+    raw = read_json(path, "NDS benchmark")
     if isinstance(raw, dict) and all(isinstance(raw.get(part), list) for part in ("top", "mid")):
         raw = raw["top"] + raw["mid"]
     if not isinstance(raw, list):

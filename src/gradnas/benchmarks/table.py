@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -72,6 +73,23 @@ def _check_archs(frame: pd.DataFrame, name: str) -> list[str]:
     if len(dups):
         raise GradnasError(f"{where} has {len(dups)} duplicate archs, e.g. {dups.iloc[0]!r}")
     return archs.tolist()
+
+
+def merge_duplicates(frame: pd.DataFrame, where: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`frame` with the rows of one arch averaged (rows in first-seen order), and how many rows
+    each merged arch had. Benchmarks list isomorphic copies of one cell with the results of
+    separate training runs; merging is announced in one line (a warning), never silent."""
+    counts = frame.groupby(ARCH_COLUMN, sort=False).size()
+    copies = {str(a): int(n) for a, n in counts.items() if n > 1}
+    if not copies:
+        return frame, {}
+    merged = frame.groupby(ARCH_COLUMN, sort=False, as_index=False).mean()
+    warnings.warn(
+        f"{where}: {sum(copies.values())} rows describe {len(copies)} archs more than once "
+        f"(isomorphic copies); their values are averaged, {len(merged)} distinct archs remain",
+        stacklevel=3,
+    )
+    return merged, copies
 
 
 class TableBenchmark:
@@ -222,9 +240,21 @@ class TableBenchmark:
 
 class MultiMetricBenchmark:
     """Several metrics (validation and test accuracy, ...) of one set of architectures: one
-    `TableBenchmark` per metric, all with the same archs and datasets, queried by ``metric``."""
+    `TableBenchmark` per metric, all with the same archs and datasets, queried by ``metric``.
 
-    def __init__(self, tables: dict[str, TableBenchmark], name: str, description: str = "") -> None:
+    ``references`` names the metrics that are not results of training but another tool's scores
+    of the same archs (e.g. NAS-Bench-Suite-Zero's own zero-cost proxies), so a report can put
+    them beside gradnas's; ``copies`` counts the rows merged into each arch listed more than once.
+    """
+
+    def __init__(
+        self,
+        tables: dict[str, TableBenchmark],
+        name: str,
+        description: str = "",
+        references: tuple[str, ...] = (),
+        copies: dict[str, int] | None = None,
+    ) -> None:
         if not tables:
             raise GradnasError(f"benchmark {name!r} has no metrics")
         first = next(iter(tables.values()))
@@ -234,6 +264,11 @@ class MultiMetricBenchmark:
         self.name = name
         self.description = description
         self.metrics: tuple[str, ...] = tuple(tables)
+        unknown = set(references) - set(tables)
+        if unknown:
+            raise GradnasError(f"references {', '.join(sorted(unknown))} of {name!r} are not among its metrics")
+        self.references = tuple(references)
+        self.copies = dict(copies or {})
         self.datasets = first.datasets
         self._tables = tables
         self._first = first

@@ -99,6 +99,7 @@ def _lazy(module: str, attr: str) -> Callable[[], SearchSpace[Any]]:
 _FACTORIES: dict[str, Callable[[], SearchSpace[Any]]] = {
     "nb201": _lazy("gradnas.spaces.nb201", "NB201Space"),
     "nb101": _lazy("gradnas.spaces.nb101", "NB101Space"),
+    "nb301": _lazy("gradnas.spaces.nb301", "NB301Space"),
     "nds_darts": _lazy("gradnas.spaces.nds", "nds_darts"),
     "nds_enas": _lazy("gradnas.spaces.nds", "nds_enas"),
     "nds_pnas": _lazy("gradnas.spaces.nds", "nds_pnas"),

@@ -12,6 +12,10 @@ Text form (what `format` writes; `parse` also reads any labelling and the long o
     ops=conv3x3,conv1x1,maxpool3x3;edges=0-1,0-2,1-3,2-4,3-4
 
 `ops` lists the interior vertices 1..V-2 in order, `edges` the pairs i-j (i < j) of the matrix.
+
+`parse` also reads NAS-Bench-Suite-Zero's key text: a tuple of 56 integers, the 7×7 adjacency
+matrix row by row, then the 7 vertex op codes (`SUITE_ZERO_CODES`); an interior vertex with no
+edges is padding whatever its code.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 from gradnas.errors import GradnasError, unknown_choice
 from gradnas.spaces.base import arch_of, sample_repeatedly
 from gradnas.spaces.nb101_network import NB101Network
-from gradnas.validate import check_rng, image_shape, positive_int
+from gradnas.validate import check_rng, image_shape, int_literal, positive_int
 
 OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 SHORT: dict[str, str] = {
@@ -43,6 +47,43 @@ MAX_VERTICES = 7
 _EDGE = re.compile(r"([0-9]+)-([0-9]+)")
 MAX_EDGES = 9
 NUM_CELLS = 423_624  # distinct cells (isomorphism classes) in the space, as counted by the benchmark
+
+
+# NAS-Bench-Suite-Zero's vertex op codes, as its NB101 keys write them
+SUITE_ZERO_CODES: tuple[str, ...] = ("input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu")
+
+
+def spec_from_key(text: str) -> tuple[np.ndarray, list[str]]:
+    """The (7×7 matrix, 7 op names) spec a Suite-Zero NB101 key writes, in the key's own vertex
+    labelling, with padding vertices (interior, no edges) dropped; GradnasError naming the fault."""
+    values = int_literal(text, "NB101 Suite-Zero key")
+    size = MAX_VERTICES
+    if not isinstance(values, tuple) or len(values) != size * size + size:
+        raise GradnasError(f"NB101 Suite-Zero key must be a tuple of {size * size + size} integers: {text!r}")
+    if not all(isinstance(v, int) for v in values):
+        raise GradnasError(f"NB101 Suite-Zero key must hold integers only: {text!r}")
+    matrix = np.array(values[: size * size], dtype=np.int64).reshape(size, size)
+    codes = values[size * size :]
+    if any(c >= len(SUITE_ZERO_CODES) for c in codes):
+        raise GradnasError(
+            f"NB101 Suite-Zero key: op codes must be in 0..{len(SUITE_ZERO_CODES) - 1} "
+            f"({', '.join(f'{i} = {n}' for i, n in enumerate(SUITE_ZERO_CODES))}), got {list(codes)}"
+        )
+    linked = matrix.any(axis=0) | matrix.any(axis=1)
+    keep = [v for v in range(size) if v in (0, size - 1) or linked[v] or codes[v] >= 2]
+    return matrix[np.ix_(keep, keep)], [SUITE_ZERO_CODES[codes[v]] for v in keep]
+
+
+def prune_spec(matrix: np.ndarray, ops: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The spec with the vertices off every input→output path dropped, *keeping* its labelling.
+
+    The benchmark's channel rule splits a cell's width over the vertices feeding the output in
+    vertex order, so relabelling can move a rounding remainder between vertices of different ops:
+    this is the network the benchmark built for the spec as written (`NB101Arch` is canonical)."""
+    NB101Arch.from_spec(matrix, ops)  # the same checks as any spec
+    m = np.asarray(matrix)
+    keep = _prune(len(m), {(int(i), int(j)) for i, j in zip(*np.nonzero(m))})
+    return m[np.ix_(keep, keep)].astype(np.uint8), tuple(ops[v] for v in keep)
 
 
 def _op_code(name: object) -> int:
@@ -267,6 +308,9 @@ class NB101Space:
     ops = OPS
 
     def parse(self, text: str) -> NB101Arch:
+        """The text form (any labelling) or a Suite-Zero key (see the module docstring)."""
+        if isinstance(text, str) and text.lstrip().startswith("("):
+            return NB101Arch.from_spec(*spec_from_key(text))
         return NB101Arch.from_string(text)
 
     def format(self, arch: NB101Arch | str) -> str:

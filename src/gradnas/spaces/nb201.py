@@ -2,6 +2,9 @@
 
 `build` reproduces the benchmark's own network so that parameter counts (1,531,546 for the
 all-`nor_conv_3x3` CIFAR-10 net) and gradient-based scores match the published setting.
+
+`parse` also reads NAS-Bench-Suite-Zero's key text, NASLib's op indices: a tuple of 6 codes
+(`SUITE_ZERO_OPS`) on NASLib's edges (`SUITE_ZERO_EDGES`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.errors import GradnasError, unknown_choice
-from gradnas.validate import check_rng, image_shape, positive_int
+from gradnas.validate import check_rng, image_shape, int_literal, positive_int
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to, from) per edge, in the order edges appear in the canonical string.
@@ -22,6 +25,9 @@ EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3
 NUM_OPS = len(OPS)
 NUM_EDGES = len(EDGES)
 NUM_ARCHS = NUM_OPS**NUM_EDGES
+# NASLib's op codes and edge order (its nodes are numbered from 1: edge (u, v) is our v-1 ← u-1)
+SUITE_ZERO_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+SUITE_ZERO_EDGES: tuple[tuple[int, int], ...] = ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))
 
 
 def _edge(e: int) -> str:
@@ -265,6 +271,9 @@ class NB201Space:
         return NB201Arch(tuple(int(c) for c in choices))
 
     def parse(self, text: str) -> NB201Arch:
+        """The canonical string, or a Suite-Zero key (see the module docstring)."""
+        if isinstance(text, str) and text.lstrip().startswith("("):
+            return from_suite_zero_key(text)
         return NB201Arch.from_string(text)
 
     def format(self, arch: NB201Arch) -> str:
@@ -333,3 +342,15 @@ class NB201Space:
         """TE-NAS's thin network for counting linear regions: the same cells, one channel wide
         (C = 1) and one cell per stage (N = 1), so tiny inputs fall into few enough regions to count."""
         return self.build(arch, num_classes, input_shape, C=1, N=1)
+
+
+def from_suite_zero_key(text: str) -> NB201Arch:
+    """The arch a Suite-Zero key such as "(2, 2, 3, 0, 2, 4)" writes (see the module docstring)."""
+    codes = int_literal(text, "NB201 Suite-Zero key")
+    if not isinstance(codes, tuple) or len(codes) != NUM_EDGES or not all(isinstance(c, int) for c in codes):
+        raise GradnasError(f"NB201 Suite-Zero key must be a tuple of {NUM_EDGES} op codes: {text!r}")
+    if any(c >= len(SUITE_ZERO_OPS) for c in codes):
+        named = ", ".join(f"{i} = {n}" for i, n in enumerate(SUITE_ZERO_OPS))
+        raise GradnasError(f"NB201 Suite-Zero key: op codes must be in 0..4 ({named}), got {list(codes)}")
+    by_edge = {(v - 1, u - 1): SUITE_ZERO_OPS[c] for (u, v), c in zip(SUITE_ZERO_EDGES, codes)}
+    return NB201Arch(tuple(by_edge[edge] for edge in EDGES))

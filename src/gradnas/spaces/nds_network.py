@@ -11,40 +11,42 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn as nn
 
-from gradnas.spaces.darts_ops import FactorizedReduce, StridedZero, dil_conv, relu_conv_bn, sep_conv
+from gradnas.spaces.darts_ops import FactorizedReduce, StridedZero, bn, dil_conv, relu_conv_bn, sep_conv
 
 if TYPE_CHECKING:
     from gradnas.spaces.nds import NDSArch, Pair
 
 
-def _conv_1xk_kx1(channels: int, k: int, stride: int) -> nn.Sequential:
+def _conv_1xk_kx1(channels: int, k: int, stride: int, affine: bool) -> nn.Sequential:
     """ReLU, a 1×k then a k×1 conv (each carrying the stride along its axis), BN: NASNet's cheap k×k."""
     return nn.Sequential(
         nn.ReLU(),
         nn.Conv2d(channels, channels, (1, k), (1, stride), (0, k // 2), bias=False),
         nn.Conv2d(channels, channels, (k, 1), (stride, 1), (k // 2, 0), bias=False),
-        nn.BatchNorm2d(channels),
+        bn(channels, affine),
     )
 
 
-# name -> builder(channels, stride); stride 2 only on a reduction cell's edges from its inputs.
-OPS: dict[str, Callable[[int, int], nn.Module]] = {
-    "none": lambda c, s: StridedZero(s),
-    "skip_connect": lambda c, s: nn.Identity() if s == 1 else FactorizedReduce(c, c, affine=True),
-    "avg_pool_3x3": lambda c, s: nn.AvgPool2d(3, s, 1, count_include_pad=False),
-    "max_pool_3x3": lambda c, s: nn.MaxPool2d(3, s, 1),
-    "max_pool_5x5": lambda c, s: nn.MaxPool2d(5, s, 2),
-    "max_pool_7x7": lambda c, s: nn.MaxPool2d(7, s, 3),
-    "conv_1x1": lambda c, s: relu_conv_bn(c, c, 1, s, affine=True),
-    "conv_3x3": lambda c, s: relu_conv_bn(c, c, 3, s, affine=True),
-    "conv_3x1_1x3": lambda c, s: _conv_1xk_kx1(c, 3, s),
-    "conv_7x1_1x7": lambda c, s: _conv_1xk_kx1(c, 7, s),
-    "sep_conv_3x3": lambda c, s: sep_conv(c, 3, s, affine=True),
-    "sep_conv_5x5": lambda c, s: sep_conv(c, 5, s, affine=True),
-    "sep_conv_7x7": lambda c, s: sep_conv(c, 7, s, affine=True),
-    "dil_conv_3x3": lambda c, s: dil_conv(c, 3, s, 2, affine=True),
-    "dil_conv_5x5": lambda c, s: dil_conv(c, 5, s, 2, affine=True),
-    "dil_sep_conv_3x3": lambda c, s: sep_conv(c, 3, s, dilation=2, affine=True),
+# name -> builder(channels, stride, affine); stride 2 only on a reduction cell's edges from its
+# inputs; `affine` False gives the ops BatchNorms without a learnable scale (NAS-Bench-301's
+# network as NAS-Bench-Suite-Zero builds it), which keep no running statistics.
+OPS: dict[str, Callable[[int, int, bool], nn.Module]] = {
+    "none": lambda c, s, a: StridedZero(s),
+    "skip_connect": lambda c, s, a: nn.Identity() if s == 1 else FactorizedReduce(c, c, affine=a),
+    "avg_pool_3x3": lambda c, s, a: nn.AvgPool2d(3, s, 1, count_include_pad=False),
+    "max_pool_3x3": lambda c, s, a: nn.MaxPool2d(3, s, 1),
+    "max_pool_5x5": lambda c, s, a: nn.MaxPool2d(5, s, 2),
+    "max_pool_7x7": lambda c, s, a: nn.MaxPool2d(7, s, 3),
+    "conv_1x1": lambda c, s, a: relu_conv_bn(c, c, 1, s, affine=a),
+    "conv_3x3": lambda c, s, a: relu_conv_bn(c, c, 3, s, affine=a),
+    "conv_3x1_1x3": lambda c, s, a: _conv_1xk_kx1(c, 3, s, a),
+    "conv_7x1_1x7": lambda c, s, a: _conv_1xk_kx1(c, 7, s, a),
+    "sep_conv_3x3": lambda c, s, a: sep_conv(c, 3, s, affine=a),
+    "sep_conv_5x5": lambda c, s, a: sep_conv(c, 5, s, affine=a),
+    "sep_conv_7x7": lambda c, s, a: sep_conv(c, 7, s, affine=a),
+    "dil_conv_3x3": lambda c, s, a: dil_conv(c, 3, s, 2, affine=a),
+    "dil_conv_5x5": lambda c, s, a: dil_conv(c, 5, s, 2, affine=a),
+    "dil_sep_conv_3x3": lambda c, s, a: sep_conv(c, 3, s, dilation=2, affine=a),
 }
 
 
@@ -62,6 +64,7 @@ class NDSCell(nn.Module):
         C: int,
         reduction: bool,
         reduction_prev: bool,
+        op_affine: bool = True,
     ) -> None:
         super().__init__()
         # after a reduction, s0 is still at twice s1's resolution
@@ -73,7 +76,9 @@ class NDSCell(nn.Module):
         self.pre1 = relu_conv_bn(c_prev, C, affine=True)
         self.inputs = tuple(state for _, state in pairs)
         self.concat = concat
-        self.ops = nn.ModuleList(OPS[op](C, 2 if reduction and state < 2 else 1) for op, state in pairs)
+        self.ops = nn.ModuleList(
+            OPS[op](C, 2 if reduction and state < 2 else 1, op_affine) for op, state in pairs
+        )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
         states = [self.pre0(s0), self.pre1(s1)]
@@ -85,9 +90,9 @@ class NDSCell(nn.Module):
 
 class NDSNetwork(nn.Module):
     """Stem conv3×3 (3 → 3·width) + BN, `depth` cells with reductions (stride 2, channels ×2) at
-    depth//3 and 2·depth//3, global average pool, linear head."""
+    depth//3 and 2·depth//3, global average pool, linear head. `op_affine`: see `OPS`."""
 
-    def __init__(self, arch: NDSArch, num_classes: int, in_channels: int) -> None:
+    def __init__(self, arch: NDSArch, num_classes: int, in_channels: int, op_affine: bool = True) -> None:
         super().__init__()
         self.arch = arch
         C = arch.width
@@ -103,7 +108,7 @@ class NDSNetwork(nn.Module):
             pairs, concat = (
                 (arch.reduce, arch.reduce_concat) if reduction else (arch.normal, arch.normal_concat)
             )
-            cells.append(NDSCell(pairs, concat, c_pp, c_p, C, reduction, reduction_prev))
+            cells.append(NDSCell(pairs, concat, c_pp, c_p, C, reduction, reduction_prev, op_affine))
             c_pp, c_p, reduction_prev = c_p, len(concat) * C, reduction
         self.cells = nn.ModuleList(cells)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
