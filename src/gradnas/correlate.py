@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .benchmarks import load_benchmark
+from .benchmarks.suite_zero import gradnas_name
 from .errors import GradnasError
 from .evaluate.ensemble import ensemble_scores, parse_ensemble
 from .evaluate.published import published_for
@@ -151,6 +152,12 @@ def report(out_dir: str | Path) -> dict[str, Path]:
     directions = {i.name: i.higher_is_better for i in infos}
     for name in study.ensembles:  # ranks within this study's set of architectures
         frame[name] = ensemble_scores(frame, parse_ensemble(name), directions)
+    references = pd.DataFrame(
+        {
+            field: benchmark.query_many(frame["arch"].tolist(), study.target_dataset, field)
+            for field in getattr(benchmark, "references", ())
+        }
+    )
     spec = study.probe
     title = (
         f"{study.space}: {len(frame)} archs, probe {spec.dataset} batch {spec.batch_size} {spec.label} "
@@ -165,4 +172,7 @@ def report(out_dir: str | Path) -> dict[str, Path]:
         higher_is_better={**directions, **dict.fromkeys(study.ensembles, True)},
         published=published_for(study.benchmark, study.target_dataset),
         seed=spec.seed,
+        references=references,
+        reference_names={field: gradnas_name(field) for field in references.columns},
+        reference_source="NAS-Bench-Suite-Zero",
     )

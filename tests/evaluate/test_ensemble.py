@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gradnas.errors import GradnasError
-from gradnas.evaluate.ensemble import ensemble_scores, parse_ensemble, rank_percentiles
+from gradnas.evaluate.ensemble import NAMED, ensemble_scores, parse_ensemble, rank_percentiles
 
 
 def test_rank_percentiles_with_ties_nan_and_direction():
@@ -26,7 +26,29 @@ def test_weighted_mean_of_percentiles():
     assert flipped.tolist() == [0.5, 1.0, 0.75, 0.25]
 
 
-BAD_NAMES = ["gradsign+naswot", "ensemble:", "ensemble:a+a", "ensemble:a*x", "ensemble:a*-1"]
+def test_reversed_members_and_named_ensembles():
+    frame = pd.DataFrame({"a": [10.0, 20.0, 30.0], "b": [3.0, 1.0, 2.0]})
+    assert parse_ensemble("ensemble:a*2-b") == {"a": 2.0, "b": -1.0}
+    # -b ranks b's lowest highest: b's reversed percentiles are 1/3, 1, 2/3
+    expected = [(2 * 1 / 3 + 1 / 3) / 3, (2 * 2 / 3 + 1) / 3, (2 * 1 + 2 / 3) / 3]
+    assert ensemble_scores(frame, parse_ensemble("ensemble:a*2-b")) == pytest.approx(expected)
+    # reversing a lower-is-better member makes it higher-is-better again
+    assert ensemble_scores(frame, {"b": -1.0}, {"b": False}).tolist() == [1.0, 1 / 3, 2 / 3]
+    for name, spelled in NAMED.items():
+        assert parse_ensemble(name) == parse_ensemble(spelled) and len(parse_ensemble(name)) >= 2
+
+
+BAD_NAMES = [
+    "gradsign+naswot",
+    "ensemble:",
+    "ensemble:a+a",
+    "ensemble:a-a",
+    "ensemble:a*x",
+    "ensemble:a*-1",
+    "ensemble:a*",
+    "ensemble:-a",
+    "ensemble:a+",
+]
 
 
 @pytest.mark.parametrize("bad", BAD_NAMES)

@@ -308,6 +308,64 @@ def markdown_table(
 
 
 # --------------------------------------------------------------------------------------------
+# Another tool's scores of the same architectures
+
+
+def compare_references(
+    frame: pd.DataFrame,
+    references: pd.DataFrame,
+    names: Mapping[str, str],
+    accuracy: str = "accuracy",
+) -> pd.DataFrame:
+    """One row per reference column (another tool's score of the same rows, e.g. the
+    NAS-Bench-Suite-Zero table's own synflow): its signed Spearman ρ with the accuracy, the ρ of
+    gradnas's score of the same name (``names`` maps reference column -> gradnas proxy) where the
+    frame has it, and the agreement (Spearman between the two scores over rows where both are
+    finite). NaN where a pair is degenerate."""
+    if len(references) != len(frame):
+        raise GradnasError(f"references have {len(references)} rows, the frame {len(frame)}")
+    acc = _column(frame, accuracy, "accuracy")
+    rows = []
+    for field in references.columns:
+        theirs = references[field].to_numpy(np.float64)
+        proxy = names.get(field, field)
+        ours = frame[proxy].to_numpy(np.float64) if proxy in frame.columns else None
+        both = np.isfinite(theirs) & (np.isfinite(ours) if ours is not None else True)
+        rows.append(
+            {
+                "reference": field,
+                "proxy": proxy if ours is not None else "",
+                "reference_spearman": correlation(theirs, acc).spearman,
+                "spearman": correlation(ours, acc).spearman if ours is not None else math.nan,
+                "agreement": (
+                    correlation(ours[both], theirs[both]).spearman if ours is not None else math.nan
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=["reference", "proxy", "reference_spearman", "spearman", "agreement"])
+
+
+def reference_markdown(comparison: pd.DataFrame, source: str) -> str:
+    """The comparison of `compare_references` as a markdown section naming the ``source``."""
+    lines = [
+        f"## {source}'s own scores beside gradnas's",
+        "",
+        f"| {source} score | gradnas proxy | {source} ρ | gradnas ρ | agreement ρ |",
+        "|:---|:---|---:|---:|---:|",
+    ]
+    for row in comparison.to_dict("records"):
+        cells = [f"`{row['reference']}`", f"`{row['proxy']}`" if row["proxy"] else "—"]
+        cells += [_fmt(row[c]) for c in ("reference_spearman", "spearman", "agreement")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "ρ: signed Spearman with the accuracy (raw scores, no orientation); agreement: Spearman "
+        "between the two tools' scores of the same architectures.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
 # Report on disk
 
 
@@ -324,8 +382,13 @@ def write_report(
     n_candidates: int = 100,
     n_draws: int = 1000,
     seed: int = 0,
+    references: pd.DataFrame | None = None,
+    reference_names: Mapping[str, str] | None = None,
+    reference_source: str = "the benchmark",
 ) -> dict[str, Path]:
-    """Write ``scores.csv``, ``summary.csv``, ``scatter.png``, ``correlations.png`` and ``report.md``.
+    """Write ``scores.csv``, ``summary.csv``, ``scatter.png``, ``correlations.png`` and ``report.md``;
+    with ``references`` (another tool's scores of the same rows, see `compare_references`) also
+    ``references.csv`` and a section of ``report.md`` comparing them.
 
     ``out_dir`` is created if needed and existing files of those names are overwritten. Returns
     the written paths under the keys ``scores``, ``summary``, ``scatter``, ``correlations`` and
@@ -386,5 +449,10 @@ def write_report(
         f"![Rank correlation per proxy]({CORRELATIONS_PNG})",
         "",
     ]
+    if references is not None and len(references.columns):
+        comparison = compare_references(frame, references, reference_names or {}, accuracy)
+        paths["references"] = out / "references.csv"
+        comparison.to_csv(paths["references"], index=False)
+        text += [reference_markdown(comparison, reference_source)]
     paths["report"].write_text("\n".join(text), encoding="utf-8")
     return paths
