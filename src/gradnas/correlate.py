@@ -99,6 +99,11 @@ def run_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    holds = getattr(benchmark, "space", None)
+    if holds not in (None, study.space):
+        raise GradnasError(
+            f"benchmark {benchmark.name!r} holds {holds} architectures, not {study.space}: score it with space {holds}"
+        )
     benchmark.query(benchmark.archs()[0], study.target_dataset, study.metric)  # unknown names fail now
     tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
     study.save(out)

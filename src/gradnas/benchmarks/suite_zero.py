@@ -110,7 +110,9 @@ def read_suite_zero(raw: object, name: str) -> MultiMetricBenchmark:
         f"datasets {', '.join(datasets)}; accuracies {', '.join(f for f in fields if f in ACCURACY_FIELDS)}; "
         f"the suite's own scores {', '.join(references) or 'none'}"
     )
-    return MultiMetricBenchmark(tables, name, description, references=references, copies=copies)
+    return MultiMetricBenchmark(
+        tables, name, description, references=references, copies=copies, space=SPACES[space]
+    )
 
 
 def read_json(path: str | os.PathLike, what: str) -> object:

@@ -244,7 +244,8 @@ class MultiMetricBenchmark:
 
     ``references`` names the metrics that are not results of training but another tool's scores
     of the same archs (e.g. NAS-Bench-Suite-Zero's own zero-cost proxies), so a report can put
-    them beside gradnas's; ``copies`` counts the rows merged into each arch listed more than once.
+    them beside gradnas's; ``copies`` counts the rows merged into each arch listed more than once;
+    ``space`` names the search space of the archs where the file says it.
     """
 
     def __init__(
@@ -254,6 +255,7 @@ class MultiMetricBenchmark:
         description: str = "",
         references: tuple[str, ...] = (),
         copies: dict[str, int] | None = None,
+        space: str | None = None,
     ) -> None:
         if not tables:
             raise GradnasError(f"benchmark {name!r} has no metrics")
@@ -269,6 +271,7 @@ class MultiMetricBenchmark:
             raise GradnasError(f"references {', '.join(sorted(unknown))} of {name!r} are not among its metrics")
         self.references = tuple(references)
         self.copies = dict(copies or {})
+        self.space = space  # the search space whose archs the table holds, where known
         self.datasets = first.datasets
         self._tables = tables
         self._first = first
