@@ -11,7 +11,7 @@ from torch import nn
 import gradnas.proxies.persample as persample
 from gradnas.data import ProbeBatch
 from gradnas.errors import GradnasError
-from gradnas.proxies import PROXIES, SEED_PROXIES, score
+from gradnas.proxies import PROXIES, SEED_PROXIES, Probe, score
 from gradnas.proxies.persample import UnsupportedModel, fast_blocks, loop_blocks, probe_copy
 from gradnas.spaces import get_space
 
@@ -162,3 +162,38 @@ def test_nan_scores_keep_their_reason():
     result = score(nb201(ARCHS[0]), batch(n=8), ["knas", "gradalign_2"])
     assert math.isnan(result["knas"].value) and "50 samples" in result["knas"].reason
     assert math.isnan(result["gradalign_2"].value) == (result["gradalign_2"].reason is not None)
+
+
+def _wide_net(width: int) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(width, 10),
+    )
+
+
+def test_auto_engine_takes_the_loop_for_wide_convolutions_only():
+    b = batch(n=4, shape=(3, 4, 4))
+    for width, engine in [(32, "fast"), (persample.LOOP_MIN_WIDTH + 16, "loop")]:
+        probe = Probe(_wide_net(width), b, dtype=torch.float64)
+        probe["sign_sum"]
+        assert probe.engine_used == engine, width
+    # the same values either way (float64)
+    wide = _wide_net(persample.LOOP_MIN_WIDTH + 16)
+    auto = score(wide, b, ["gradsign", "mgm"], dtype=torch.float64)
+    fast = score(wide, b, ["gradsign", "mgm"], dtype=torch.float64, engine="fast")
+    assert {k: float(v) for k, v in auto.items()} == pytest.approx({k: float(v) for k, v in fast.items()})
+
+
+def test_auto_engine_keeps_the_fast_engine_when_the_loop_would_not_fit(monkeypatch):
+    net = _wide_net(persample.LOOP_MIN_WIDTH + 16)
+    names = persample.scored_parameter_names(net)
+    numel = sum(dict(net.named_parameters())[n].numel() for n in names)
+    assert persample.prefers_loop(net, names, 4, 8)
+    monkeypatch.setattr(persample, "LOOP_MAX_BYTES", 4 * numel * 8 - 1)
+    assert not persample.prefers_loop(net, names, 4, 8)

@@ -31,6 +31,7 @@ from .persample import (
     UnsupportedModel,
     fast_blocks,
     loop_blocks,
+    prefers_loop,
     probe_copy,
     scored_parameter_names,
 )
@@ -175,8 +176,9 @@ DIRECT = {
 class Probe:
     """A model and a probe batch; ingredients are computed on first request and cached.
 
-    `engine`: "fast" (one batched pass), "loop" (the batch-of-one reference), or "auto" (fast,
-    falling back to the loop with a warning for layers the fast engine does not handle).
+    `engine`: "fast" (one batched pass), "loop" (the batch-of-one reference), or "auto" (the loop
+    for wide convolutional networks, where it is cheaper: see `prefers_loop`; else fast, falling
+    back to the loop with a warning for layers the fast engine does not handle).
     The caller's model is never modified: the engines work on a copy in `dtype`.
     `thin`: the architecture's thin network, where linear regions are counted (TE-NAS).
     """
@@ -253,7 +255,9 @@ class Probe:
 
     def _blocks(self, names: list[str]) -> Iterator[Block]:
         x, y = self.inputs, self.batch.y
-        if self.engine != "loop":
+        itemsize = torch.finfo(self.dtype).bits // 8
+        wide = self.engine == "auto" and prefers_loop(self.model, names, self.n, itemsize)
+        if self.engine == "fast" or (self.engine == "auto" and not wide):
             try:
                 blocks = fast_blocks(probe_copy(self.model, self.dtype), x, y, names, self.block_bytes)
                 self.engine_used = "fast"
