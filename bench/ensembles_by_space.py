@@ -1,7 +1,8 @@
 """Per-proxy ranking quality on a benchmark, and an ensemble chosen on one half, reported on the other.
 
 Reads finished `gradnas correlate` studies of one benchmark (any number of output directories,
-e.g. cheap and expensive proxies scored separately) and joins their `scores.csv` on the arch.
+e.g. cheap and expensive proxies scored separately) and joins their `scores.csv` on the archs
+they all scored.
 Prints, per proxy: signed Spearman ρ and Kendall τ with the ground truth, NaN count and, where
 the benchmark carries its own scores (NAS-Bench-Suite-Zero), that score's ρ and its agreement with
 ours. Then the architectures are split in two halves (seeded); every ensemble of 1..k members is
@@ -36,20 +37,16 @@ from gradnas.proxies import PROXIES
 
 
 def joined(dirs: list[str]) -> tuple[pd.DataFrame, Study]:
-    """The studies' scores joined on the arch (same archs and ground truth required)."""
-    frames, studies = [], [Study.load(Path(d)) for d in dirs]
-    for d in dirs:
-        frame = pd.read_csv(Path(d) / "scores.csv").set_index("arch")
-        frames.append(frame)
-    base = frames[0]
+    """The studies' scores joined on the archs they all scored (their ground truth must agree)."""
+    frames = [pd.read_csv(Path(d) / "scores.csv").set_index("arch") for d in dirs]
+    common = sorted(set.intersection(*(set(f.index) for f in frames)))
+    base = frames[0].loc[common]
     for other in frames[1:]:
-        if sorted(other.index) != sorted(base.index):
-            raise SystemExit(f"studies {dirs} do not cover the same archs")
-        other = other.loc[base.index]
+        other = other.loc[common]
         if not np.allclose(other["accuracy"], base["accuracy"]):
             raise SystemExit(f"studies {dirs} disagree on the ground truth")
         base = base.join(other.drop(columns="accuracy"), how="left", rsuffix="_dup")
-    return base.reset_index(), studies[0]
+    return base.reset_index(), Study.load(Path(dirs[0]))
 
 
 def signed(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -78,7 +75,9 @@ def proxy_table(frame: pd.DataFrame, proxies: list[str], study: Study) -> str:
                 theirs = -theirs
             naslib = f"{spearmanr(theirs, acc)[0]:.3f}"
             agreement = f"{spearmanr(s[ok], theirs[ok])[0]:.3f}"
-        rows.append((rho, f"| `{name}` | {rho:.3f} | {tau:.3f} | {int((~ok).sum())} | {naslib} | {agreement} |"))
+        rows.append(
+            (rho, f"| `{name}` | {rho:.3f} | {tau:.3f} | {int((~ok).sum())} | {naslib} | {agreement} |")
+        )
     return "\n".join(lines + [r for _, r in sorted(rows, key=lambda r: -np.nan_to_num(r[0], nan=-9))])
 
 
@@ -133,10 +132,13 @@ def main() -> None:
     for space, (select, held, proxies, signs) in data.items():
         combos = [c for k in range(1, args.max_members + 1) for c in itertools.combinations(proxies, k)]
         ranked = sorted(combos, key=lambda c: rho(select, c, signs), reverse=True)
-        print(f"\n### {space}: {len(combos)} ensembles; selection {len(select)} archs, held out {len(held)}\n")
+        print(
+            f"\n### {space}: {len(combos)} ensembles; selection {len(select)} archs, held out {len(held)}\n"
+        )
         print("| ensemble | selection ρ | held-out ρ |\n| --- | ---: | ---: |")
         for combo in ranked[: args.top] + [("params",)]:
-            print(f"| `{ensemble_name(combo, signs)}` | {rho(select, combo, signs):.3f} | {rho(held, combo, signs):.3f} |")
+            chosen, held_out = rho(select, combo, signs), rho(held, combo, signs)
+            print(f"| `{ensemble_name(combo, signs)}` | {chosen:.3f} | {held_out:.3f} |")
     if len(data) > 1:
         agreed = [m for m in common if len({d[3][m] for d in data.values()}) == 1]
         combos = [c for k in range(1, args.max_members + 1) for c in itertools.combinations(agreed, k)]
@@ -147,8 +149,10 @@ def main() -> None:
         best = max(combos, key=worst)
         print(f"\n### one rule for {', '.join(data)} (members oriented alike in every space)\n")
         for space, (select, held, _, signs) in data.items():
-            print(f"- {space}: `{ensemble_name(best, signs)}` selection {rho(select, best, signs):.3f}, "
-                  f"held out {rho(held, best, signs):.3f}")
+            print(
+                f"- {space}: `{ensemble_name(best, signs)}` selection {rho(select, best, signs):.3f}, "
+                f"held out {rho(held, best, signs):.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_score_on_real_cifar10_prints_each_proxy(capsys):
         (["score", "--arch", ARCH, "--proxies", "gradsing"], "unknown proxy 'gradsing'; valid choices: "),
         (["score", "--arch", ARCH, "--dataset", "mnist"], "unknown dataset 'mnist'; valid choices: cifar10"),
         (["score", "--arch", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown NB201 op 'conv'"),
-        (["score", "--arch", ARCH, "--space", "nb999"], "unknown search space 'nb999'; valid choices: nb101, nb201, nds_amoeba"),
+        (["score", "--arch", ARCH, "--space", "nb999"], "unknown search space 'nb999'; valid choices: nb10"),
         (["rank", "--archs", "3", "--sort-by", "mgm", "--quiet"], "cannot sort by 'mgm'"),
     ],
 )

@@ -102,7 +102,8 @@ def run_study(
     holds = getattr(benchmark, "space", None)
     if holds not in (None, study.space):
         raise GradnasError(
-            f"benchmark {benchmark.name!r} holds {holds} architectures, not {study.space}: score it with space {holds}"
+            f"benchmark {benchmark.name!r} holds {holds} architectures, not {study.space}: "
+            f"score it with space {holds}"
         )
     benchmark.query(benchmark.archs()[0], study.target_dataset, study.metric)  # unknown names fail now
     tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))

@@ -59,7 +59,12 @@ def test_nb301_compact_genotype_is_input_then_op():
     normal = [(0, 3), (1, 3), (0, 2), (2, 4), (1, 0), (3, 5), (0, 1), (4, 6)]
     reduce = [(0, 0), (1, 1), (2, 2), (0, 3), (3, 4), (1, 5), (4, 6), (2, 0)]
     arch = nb301.parse(str([normal, reduce]))
-    assert arch.normal[:4] == (("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_5x5", 2))
+    assert arch.normal[:4] == (
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_5x5", 2),
+    )
     assert arch.reduce[:2] == (("max_pool_3x3", 0), ("avg_pool_3x3", 1))
     assert (arch.width, arch.depth, arch.normal_concat) == (32, 8, (2, 3, 4, 5))
     assert nb301.parse(to_compact(arch)) == arch and nb301.parse(str(arch)) == arch
@@ -123,14 +128,19 @@ def test_isomorphic_copies_are_merged_with_a_notice(tmp_path):
 
 def test_nb201_file_with_several_datasets(tmp_path):
     records = {
-        "cifar10": {"(2, 2, 2, 2, 2, 2)": {"val_accuracy": 91.0}, "(1, 1, 1, 1, 1, 1)": {"val_accuracy": 10.0}},
+        "cifar10": {
+            "(2, 2, 2, 2, 2, 2)": {"val_accuracy": 91.0},
+            "(1, 1, 1, 1, 1, 1)": {"val_accuracy": 10.0},
+        },
         "cifar100": {"(2, 2, 2, 2, 2, 2)": {"val_accuracy": 70.0}},
     }
     bench = load_suite_zero(write(tmp_path, {"nasbench201": records}))
     best = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
     assert bench.datasets == ("cifar10", "cifar100") and bench.references == ()
     assert bench.query(best, "cifar100", "val_accuracy") == 70.0
-    assert np.isnan(bench.query("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "cifar100", "val_accuracy"))
+    assert np.isnan(
+        bench.query("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "cifar100", "val_accuracy")
+    )
 
 
 @pytest.mark.parametrize(
@@ -140,8 +150,14 @@ def test_nb201_file_with_several_datasets(tmp_path):
         ([1, 2], None),  # a list is NDS's layout: the NDS loader reports it
         ({"nasbench201": {"cifar10": {}}}, "must map architecture keys to records"),
         ({"nasbench201": {"cifar10": {"(0, 0, 0, 0, 0, 9)": {"val_accuracy": 1}}}}, "entry '.*': NB201"),
-        ({"nasbench201": {"cifar10": {"(0, 0, 0, 0, 0, 0)": {"val_accuracy": "high"}}}}, "'val_accuracy' must be a number"),
-        ({"nasbench201": {"cifar10": {"(0, 0, 0, 0, 0, 0)": {"val_accuracy": 101}}}}, r"percentage in \[0, 100\]"),
+        (
+            {"nasbench201": {"cifar10": {"(0, 0, 0, 0, 0, 0)": {"val_accuracy": "high"}}}},
+            "'val_accuracy' must be a number",
+        ),
+        (
+            {"nasbench201": {"cifar10": {"(0, 0, 0, 0, 0, 0)": {"val_accuracy": 101}}}},
+            r"percentage in \[0, 100\]",
+        ),
         ({"nasbench201": {"cifar10": {"(0, 0, 0, 0, 0, 0)": {"params": 1}}}}, "has no 'val_accuracy'"),
         ({"nasbench201": {"cifar10": {"(0, 0, 0, 0, 0, 0)": 5}}}, "the record must be a JSON object"),
         ({"nasbench201": {}, "nasbench101": {}}, "holds several spaces"),
@@ -225,9 +241,28 @@ def test_correlate_reports_the_suites_scores_beside_ours(tmp_path, capsys):
     assert len(SUITE_ZERO_OPS) == 5 and len(SUITE_ZERO_EDGES) == 6
     path = write(tmp_path, {"nasbench201": {"cifar10": records}})
     out = tmp_path / "study"
-    args = ["correlate", "--benchmark", str(path), "--metric", "val_accuracy", "--dataset", "digits",
-            "--target", "cifar10", "--archs", "all", "--proxies", "params,synflow", "--batch-size", "16",
-            "--out", str(out), "--workers", "1", "--quiet"]
+    args = [
+        "correlate",
+        "--benchmark",
+        str(path),
+        "--metric",
+        "val_accuracy",
+        "--dataset",
+        "digits",
+        "--target",
+        "cifar10",
+        "--archs",
+        "all",
+        "--proxies",
+        "params,synflow",
+        "--batch-size",
+        "16",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     assert main(args) == 0
     refs = pd.read_csv(out / "references.csv").set_index("reference")
     assert refs.loc["params", "proxy"] == "params" and refs.loc["params", "agreement"] == pytest.approx(1.0)

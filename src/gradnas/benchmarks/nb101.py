@@ -113,5 +113,9 @@ def load_nb101(path: str | os.PathLike, dataset: str = "cifar10") -> MultiMetric
         for metric in metrics
     }
     return MultiMetricBenchmark(
-        tables, path.stem, f"NAS-Bench-101 cells from {path.name}: {', '.join(metrics)}", copies=copies, space="nb101"
+        tables,
+        path.stem,
+        f"NAS-Bench-101 cells from {path.name}: {', '.join(metrics)}",
+        copies=copies,
+        space="nb101",
     )

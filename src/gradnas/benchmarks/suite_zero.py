@@ -93,14 +93,18 @@ def read_suite_zero(raw: object, name: str) -> MultiMetricBenchmark:
         merged[dataset], copies = frame.set_index("arch"), {**copies, **found}
         fields.update(dict.fromkeys(c for c in frame.columns if c != "arch"))
     archs = list(dict.fromkeys(a for frame in merged.values() for a in frame.index))
+    parse = get_space(SPACES[space]).parse
     tables = {
         field: TableBenchmark(
             pd.DataFrame(
-                {"arch": archs, **{d: f[field].reindex(archs) if field in f else math.nan for d, f in merged.items()}}
+                {
+                    "arch": archs,
+                    **{d: f[field].reindex(archs) if field in f else math.nan for d, f in merged.items()},
+                }
             ),
             name,
             metric=field,
-            canonical=lambda arch, parse=get_space(SPACES[space]).parse: str(parse(str(arch))),
+            canonical=lambda arch: str(parse(str(arch))),
         )
         for field in fields
     }

@@ -268,7 +268,8 @@ class MultiMetricBenchmark:
         self.metrics: tuple[str, ...] = tuple(tables)
         unknown = set(references) - set(tables)
         if unknown:
-            raise GradnasError(f"references {', '.join(sorted(unknown))} of {name!r} are not among its metrics")
+            listed = ", ".join(sorted(unknown))
+            raise GradnasError(f"references {listed} of {name!r} are not among its metrics")
         self.references = tuple(references)
         self.copies = dict(copies or {})
         self.space = space  # the search space whose archs the table holds, where known

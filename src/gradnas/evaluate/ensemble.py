@@ -81,6 +81,9 @@ def ensemble_scores(
     directions = higher_is_better or {}
     total = sum(abs(w) for w in members.values())
     return (
-        sum(abs(w) * rank_percentiles(frame[m], directions.get(m, True) == (w > 0)) for m, w in members.items())
+        sum(
+            abs(w) * rank_percentiles(frame[m], directions.get(m, True) == (w > 0))
+            for m, w in members.items()
+        )
         / total
     )

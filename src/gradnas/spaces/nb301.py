@@ -44,13 +44,19 @@ def from_compact(text: str) -> NDSArch:
     decoded = []
     for cell, pairs in zip(CELLS, cells):
         if not isinstance(pairs, (list, tuple)) or len(pairs) != pairs_per_cell:
-            raise GradnasError(f"NB301 compact genotype: the {cell} cell needs {pairs_per_cell} (input, op) pairs")
+            raise GradnasError(
+                f"NB301 compact genotype: the {cell} cell needs {pairs_per_cell} (input, op) pairs"
+            )
         for pair in pairs:
-            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, int) for v in pair)):
+            if not (
+                isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, int) for v in pair)
+            ):
                 raise GradnasError(f"NB301 compact genotype: {cell} cell: expected (input, op), got {pair!r}")
             if pair[1] >= len(COMPACT_OPS):
                 codes = ", ".join(f"{i} = {n}" for i, n in enumerate(COMPACT_OPS))
-                raise GradnasError(f"NB301 compact genotype: {cell} cell: unknown op code {pair[1]} ({codes})")
+                raise GradnasError(
+                    f"NB301 compact genotype: {cell} cell: unknown op code {pair[1]} ({codes})"
+                )
         decoded.append([(COMPACT_OPS[op], state) for state, op in pairs])
     return NDSArch(decoded[0], CONCAT, decoded[1], CONCAT, WIDTH, DEPTH)
 
@@ -74,7 +80,9 @@ class NB301Space(NDSSpace):
             arch = from_compact(arch)
         arch = super().check(arch_of(arch, NDSArch, self.name))
         if (arch.width, arch.depth) != (WIDTH, DEPTH):
-            raise GradnasError(f"nb301 archs have width {WIDTH} and depth {DEPTH}, got {arch.width}, {arch.depth}")
+            raise GradnasError(
+                f"nb301 archs have width {WIDTH} and depth {DEPTH}, got {arch.width}, {arch.depth}"
+            )
         if arch.normal_concat != CONCAT or arch.reduce_concat != CONCAT:
             raise GradnasError(f"nb301 cells concatenate every node {list(CONCAT)}")
         if any(op == "none" for cell in CELLS for op, _ in getattr(arch, cell)):
