@@ -58,7 +58,7 @@ def test_cifar10_exact_prefix_matches_jpeg_images(cifar10_exact):
     assert np.array_equal(jpeg.y[:1102], cifar10_exact.y)
     n = len(cifar10_exact)
     mae = np.abs(jpeg.x[:n].astype(np.float64) - cifar10_exact.x.astype(np.float64)).mean()
-    assert 4.0 < mae < 8.0  # README: about 5.8/255
+    assert 4.0 < mae < 8.0  # PROVENANCE.md: about 5.8/255
     shifted = np.abs(jpeg.x[1:n + 1].astype(np.float64) - cifar10_exact.x.astype(np.float64))
     assert shifted.mean() > 40.0  # a mismatched order would look like this
     assert np.bincount(jpeg.y, minlength=10).sum() == 10000
@@ -73,7 +73,7 @@ def test_cifar10_test_split():
 def test_cifar100_partial():
     s = load_dataset("cifar100")
     assert s.x.shape == (916, 32, 32, 3) and s.num_classes == 100
-    assert s.y[:4].tolist() == [49, 33, 72, 51]  # README: mountain, forest, seal, mushroom
+    assert s.y[:4].tolist() == [49, 33, 72, 51]  # PROVENANCE.md: mountain, forest, seal, mushroom
     counts = np.bincount(s.y, minlength=100)
     assert counts.sum() == 916 and (counts > 0).all()
     assert int((counts >= 8).sum()) == 74
