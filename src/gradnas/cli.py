@@ -11,11 +11,15 @@ from pathlib import Path
 from . import api, correlate, search
 from .benchmarks import load_benchmark
 from .darts.run import DartsConfig, config_from, run_darts
+from .data.paths import DataNotFound
 from .errors import GradnasError
 from .models import load_factory
 from .proxies import PROXIES, SEED_PROXIES
 from .run.tasks import ProbeSpec, make_tasks, run_task
 from .spaces import get_space
+
+
+DATA_DIR_HELP = "full data directory (else $GRADNAS_DATA, else ../shared/data, else the shipped copy)"
 
 
 def _names(text: str) -> list[str]:
@@ -43,7 +47,7 @@ def _probe_options(p: argparse.ArgumentParser, dataset: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds the probe draw and the network init")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument(
-        "--data-dir", default=None, help="data directory (else $GRADNAS_DATA, else ../shared/data)"
+        "--data-dir", default=None, help=DATA_DIR_HELP
     )
 
 
@@ -329,7 +333,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=int, default=None, metavar="K", help="class-balanced probe batch")
     p.add_argument("--probe-seed", type=int, default=0, help="seeds the probe batch and network init")
     p.add_argument(
-        "--data-dir", default=None, help="data directory (else $GRADNAS_DATA, else ../shared/data)"
+        "--data-dir", default=None, help=DATA_DIR_HELP
     )
     p.set_defaults(run=_cmd_search)
 
@@ -356,7 +360,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--N", type=int, default=DartsConfig.N, help=f"search cells per stage {d}")
     p.add_argument("--out", required=True, help="output directory: config, checkpoint, logs, alphas.png")
     p.add_argument(
-        "--data-dir", default=None, help="data directory (else $GRADNAS_DATA, else ../shared/data)"
+        "--data-dir", default=None, help=DATA_DIR_HELP
     )
     p.set_defaults(run=_cmd_darts)
 
@@ -374,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except GradnasError as err:
-        print(f"gradnas: error: {err}", file=sys.stderr)
+        print(f"gradnas: error: {err.for_cli() if isinstance(err, DataNotFound) else err}", file=sys.stderr)
         return 2
     return 0
 

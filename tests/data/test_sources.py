@@ -9,10 +9,14 @@ from gradnas.data.sources import (
     DATASETS,
     ImageSet,
     load_cifar10,
+    load_cifar100,
     load_dataset,
     read_cifar_binary,
 )
+from gradnas.data.paths import resolve_data_dir
 from gradnas.errors import GradnasError
+
+SHARED = resolve_data_dir()  # the full data directory of this checkout
 
 # Label counts of the exact prefixes, read once from the shared files (official label order).
 CIFAR10_TRAIN_EXACT_COUNTS = [107, 123, 109, 106, 106, 95, 121, 110, 109, 116]
@@ -241,3 +245,32 @@ def test_read_cifar_binary_errors(tmp_path):
 def test_no_pickle_loading_in_sources():
     text = open(sources.__file__).read()
     assert "allow_pickle=True" not in text and "import pickle" not in text
+
+
+@pytest.fixture
+def only_shipped(monkeypatch, tmp_path):
+    """No data directory anywhere: as after `pip install` in a fresh directory."""
+    from gradnas.data import paths
+
+    monkeypatch.setattr(paths, "_REPO_DATA_DIR", None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(paths.ENV_VAR, raising=False)
+
+
+def test_shipped_cifar_equals_the_exact_images_of_the_full_data(only_shipped):
+    c10, c100 = load_cifar10(), load_cifar100()
+    with np.load(SHARED / "cifar10_train_subset.npz", allow_pickle=False) as full:
+        assert np.array_equal(c10.x, full["x_exact_prefix"]) and np.array_equal(c10.y, full["y"][:1102])
+    with np.load(SHARED / "cifar100_test_partial.npz", allow_pickle=False) as full:
+        assert np.array_equal(c100.x, full["x"]) and np.array_equal(c100.y, full["y"])
+    assert (len(c10), len(c100)) == (1102, 916)
+
+
+def test_shipped_copy_says_what_needs_the_full_data(only_shipped):
+    from gradnas.data.paths import DataNotFound
+
+    with pytest.raises(DataNotFound, match="exact=False needs the full data") as info:
+        load_cifar10(exact=False)
+    assert "data_dir=DIR" in str(info.value) and "docs/data.md" in str(info.value)
+    with pytest.raises(DataNotFound, match="cifar10_test.npz' not found"):
+        load_cifar10(split="test")
