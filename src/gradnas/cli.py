@@ -18,7 +18,6 @@ from .proxies import PROXIES, SEED_PROXIES
 from .run.tasks import ProbeSpec, make_tasks, run_task
 from .spaces import get_space
 
-
 DATA_DIR_HELP = "full data directory (else $GRADNAS_DATA, else ../shared/data, else the shipped copy)"
 
 
@@ -46,9 +45,7 @@ def _probe_options(p: argparse.ArgumentParser, dataset: str) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the probe draw and the network init")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument(
-        "--data-dir", default=None, help=DATA_DIR_HELP
-    )
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
 
 
 def _spec(args) -> ProbeSpec:
@@ -81,9 +78,7 @@ def _cmd_score(args) -> None:
 def _cmd_rank(args) -> None:
     if args.models:
         candidates = {spec: load_factory(spec) for spec in args.models}
-        frame = api.rank(
-            candidates, _spec(args).batch(), args.proxies, sort_by=args.sort_by, seed=args.seed
-        )
+        frame = api.rank(candidates, _spec(args).batch(), args.proxies, sort_by=args.sort_by, seed=args.seed)
         what = "models"
     else:
         archs = api.sample_archs(args.space, args.archs, args.seed)
@@ -332,9 +327,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--per-class", type=int, default=None, metavar="K", help="class-balanced probe batch")
     p.add_argument("--probe-seed", type=int, default=0, help="seeds the probe batch and network init")
-    p.add_argument(
-        "--data-dir", default=None, help=DATA_DIR_HELP
-    )
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.set_defaults(run=_cmd_search)
 
     p = sub.add_parser("darts", help="differentiable NB201 search (resumes from --out's checkpoint)")
@@ -359,9 +352,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--C", type=int, default=DartsConfig.C, help=f"supernet width {d}")
     p.add_argument("--N", type=int, default=DartsConfig.N, help=f"search cells per stage {d}")
     p.add_argument("--out", required=True, help="output directory: config, checkpoint, logs, alphas.png")
-    p.add_argument(
-        "--data-dir", default=None, help=DATA_DIR_HELP
-    )
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.set_defaults(run=_cmd_darts)
 
     p = sub.add_parser("report", help="rebuild a study's tables and plots from its store")

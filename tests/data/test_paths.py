@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from gradnas.data import paths
-from gradnas.data.paths import ENV_VAR, SHIPPED_DIR, DataNotFound, find_data_file, is_shipped, resolve_data_dir
+from gradnas.data.paths import (
+    ENV_VAR,
+    SHIPPED_DIR,
+    DataNotFound,
+    find_data_file,
+    is_shipped,
+    resolve_data_dir,
+)
 from gradnas.errors import GradnasError
 
 REPO_ROOT = Path(paths.__file__).resolve().parents[3]
@@ -127,7 +134,9 @@ def test_shipped_copy_is_the_last_resort(layout):
     path = find_data_file("nb201_accuracy.csv.gz")
     assert path == SHIPPED_DIR / "nb201_accuracy.csv.gz" and is_shipped(path)
     (layout["repo_data"] / "nb201_accuracy.csv.gz").write_bytes(b"")
-    assert find_data_file("nb201_accuracy.csv.gz") == (layout["repo_data"] / "nb201_accuracy.csv.gz").resolve()
+    assert (
+        find_data_file("nb201_accuracy.csv.gz") == (layout["repo_data"] / "nb201_accuracy.csv.gz").resolve()
+    )
 
 
 def test_forced_dir_does_not_fall_back_to_the_shipped_copy(layout):

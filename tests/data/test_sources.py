@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gradnas.data import sources
+from gradnas.data.paths import resolve_data_dir
 from gradnas.data.sources import (
     DATASETS,
     ImageSet,
@@ -13,7 +14,6 @@ from gradnas.data.sources import (
     load_dataset,
     read_cifar_binary,
 )
-from gradnas.data.paths import resolve_data_dir
 from gradnas.errors import GradnasError
 
 SHARED = resolve_data_dir()  # the full data directory of this checkout

@@ -42,7 +42,11 @@ class DataNotFound(GradnasError):
     """
 
     def for_cli(self) -> str:
-        return str(self).replace("pass data_dir=DIR", "pass --data-dir DIR").replace("from data_dir", "from --data-dir")
+        return (
+            str(self)
+            .replace("pass data_dir=DIR", "pass --data-dir DIR")
+            .replace("from data_dir", "from --data-dir")
+        )
 
 
 def how_to() -> str:
