@@ -208,6 +208,7 @@ class Probe:
         self.engine_used: str | None = None
         self._required: set[str] = set()
         self._cache: dict[str, object] = {}
+        self._failed: dict[str, str] = {}  # ingredient -> why it cannot be computed for this model
 
     @property
     def inputs(self) -> torch.Tensor:
@@ -232,12 +233,22 @@ class Probe:
         self._required.update(names)
 
     def __getitem__(self, name: str):
+        """The ingredient `name`, computed once. One this model does not allow (say, per-sample
+        gradients through a BatchNorm over a 1×1 map) is Undefined: every proxy that reads it is NaN
+        with the reason, and the proxies that do not read it are still computed."""
+        if name in self._failed:
+            raise Undefined(self._failed[name])
         if name not in self._cache:
             self.require(name)
-            if name in DIRECT:
-                self._cache[name] = DIRECT[name](self)
-            else:
-                self._sweep(sorted(n for n in self._required - self._cache.keys() if n in SWEEPS))
+            names = [name] if name in DIRECT else sorted(n for n in self._required - self._cache.keys() if n in SWEEPS)
+            try:
+                if name in DIRECT:
+                    self._cache[name] = DIRECT[name](self)
+                else:
+                    self._sweep(names)
+            except GradnasError as why:
+                self._failed.update(dict.fromkeys(names, str(why)))
+                raise Undefined(str(why)) from why
         return self._cache[name]
 
     def _sweep(self, names: list[str]) -> None:
