@@ -50,7 +50,15 @@ def test_score_on_real_cifar10_prints_each_proxy(capsys):
         (["score", "--arch", ARCH, "--proxies", "gradsing"], "unknown proxy 'gradsing'; valid choices: "),
         (["score", "--arch", ARCH, "--dataset", "mnist"], "unknown dataset 'mnist'; valid choices: cifar10"),
         (["score", "--arch", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown NB201 op 'conv'"),
-        (["score", "--arch", ARCH, "--space", "nb999"], "unknown search space 'nb999'; valid choices: nb101, nb201, nds_amoeba"),
+        (
+            ["score", "--arch", ARCH, "--space", "nb999"],
+            "unknown search space 'nb999'; valid choices: nb101, nb201, nds_amoeba",
+        ),
+        (["score", "--arch", ARCH, "--threads", "0"], "threads must be a whole number >= 1, got 0"),
+        (
+            ["score", "--arch", ARCH, "--data-dir", "/nonexistent/gradnas"],
+            "data directory '/nonexistent/gradnas' from --data-dir does not exist",
+        ),
         (["rank", "--archs", "3", "--sort-by", "mgm", "--quiet"], "cannot sort by 'mgm'"),
     ],
 )
@@ -63,9 +71,15 @@ def test_bad_input_is_a_one_line_error_with_exit_code_2(args, message, capsys):
 def test_proxies_lists_the_registry(capsys):
     assert main(["proxies"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = {line.split()[0]: line for line in lines if not line.startswith(" ")}
+    rows = {line.split()[0]: line for line in lines if line and not line.startswith(" ")}
     assert set(SEED_PROXIES) <= set(rows)
-    assert "higher-is-better  batch 128  labels" in rows["gradsign"] and "GradSign" in rows["gradsign"]
+    assert "higher is better  ρ C10 +0.815 / C100 +0.800" in rows["gradsign"] and "GradSign" in rows["gradsign"]
+    assert "ρ C10 -0.654 / C100 -0.647" in rows["gradalign_1"]  # ranks backwards, and says so
+    assert "batch 128  labels" in rows["gradsign"]
+    summaries = [line.strip() for line in lines if line.startswith("    ")]
+    text = " ".join(summaries)  # whole summaries, wrapped but never cut
+    assert "with s_i = sign(g_i) and s̄ their mean, i.e. (1/n_c²) Σ_ij ⟨s_i, s_j⟩, unnormalized." in text
+    assert len(summaries) >= len(rows) - 1 and lines[-1].startswith("ρ: signed Spearman correlation")
     assert "no labels" in rows["synflow"] and "[synflow_saliency]" in rows["synflow"]
 
 

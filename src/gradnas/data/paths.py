@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gradnas.errors import GradnasError
+from gradnas.errors import DataNotFound, GradnasError
 
 ENV_VAR = "GRADNAS_DATA"
 
@@ -33,20 +33,6 @@ _REPO_DATA_DIR: Path | None = (
 )
 
 DOCS = "docs/data.md"
-
-
-class DataNotFound(GradnasError):
-    """A data file or directory that is not where it was looked for.
-
-    The message speaks of ``data_dir=`` (the Python API); :meth:`for_cli` says ``--data-dir``.
-    """
-
-    def for_cli(self) -> str:
-        return (
-            str(self)
-            .replace("pass data_dir=DIR", "pass --data-dir DIR")
-            .replace("from data_dir", "from --data-dir")
-        )
 
 
 def how_to() -> str:

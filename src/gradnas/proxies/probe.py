@@ -240,7 +240,11 @@ class Probe:
             raise Undefined(str(self.failed[name]))
         if name not in self._cache:
             self.require(name)
-            names = [name] if name in DIRECT else sorted(n for n in self._required - self._cache.keys() if n in SWEEPS)
+            names = (
+                [name]
+                if name in DIRECT
+                else sorted(n for n in self._required - self._cache.keys() if n in SWEEPS)
+            )
             try:
                 if name in DIRECT:
                     self._cache[name] = DIRECT[name](self)
