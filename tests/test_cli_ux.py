@@ -9,11 +9,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import tomllib
 import torch
 
 import gradnas
