@@ -185,4 +185,6 @@ def report(out_dir: str | Path) -> dict[str, Path]:
         higher_is_better={**directions, **dict.fromkeys(study.ensembles, True)},
         published=published_for(study.benchmark, study.target_dataset),
         seed=spec.seed,
+        accuracy_label=f"{study.target_dataset} {study.metric.replace('_', ' ')}"
+        + (" (%)" if frame["accuracy"].max() > 1 else ""),
     )
