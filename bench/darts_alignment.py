@@ -7,7 +7,7 @@ initialisation on) and for several seeds, on a fresh (train, val) batch pair, ea
 g2 is compared with the exact g2 = −M · H⁺ · ∇_w L_val (`exact_g2`: pseudo-inverse of the explicit
 Hessian H = ∇²_w L_train; M = ∇²_{α,w} L_train):
 
-  amended     −η · M · H · ∇_w L_val, exact double-backward products (paper 003 Eq. 6)
+  amended     −η · M · H · ∇_w L_val, exact double-backward products (Amended-DARTS Eq. 6)
   amended_fd  the same with central differences
   second      DARTS-2nd's own correction term −ξ · M(w) · ∇_{w'} L_val(w'), w' = w − ξ ∇_w L_train,
               M by central differences (as the rule computes it)

@@ -14,8 +14,22 @@ ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_con
 
 def test_rank_on_digits_prints_the_table_and_writes_csv(tmp_path, capsys):
     out = tmp_path / "rank.csv"
-    args = ["rank", "--archs", "6", "--dataset", "digits", "--proxies", "gradsign,gradalign_1", "--seed", "0",
-            "--top", "3", "--out", str(out), "--quiet"]
+    args = [
+        "rank",
+        "--archs",
+        "6",
+        "--dataset",
+        "digits",
+        "--proxies",
+        "gradsign,gradalign_1",
+        "--seed",
+        "0",
+        "--top",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "top 3 of 6 nb201 archs by gradsign (digits, batch 128, seed 0)" in printed
@@ -36,8 +50,22 @@ def test_score_json_on_digits_has_all_nine_seed_proxies(capsys):
 
 
 def test_score_on_real_cifar10_prints_each_proxy(capsys):
-    assert main(["score", "--arch", ARCH, "--dataset", "cifar10", "--batch-size", "64",
-                 "--proxies", "gradsign,mgm,gradalign_2"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--arch",
+                ARCH,
+                "--dataset",
+                "cifar10",
+                "--batch-size",
+                "64",
+                "--proxies",
+                "gradsign,mgm,gradalign_2",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(ARCH) and "cifar10, batch 64 uniform" in lines[0]
     values = {line.split()[0]: float(line.split()[1]) for line in lines[1:]}
@@ -50,7 +78,15 @@ def test_score_on_real_cifar10_prints_each_proxy(capsys):
         (["score", "--arch", ARCH, "--proxies", "gradsing"], "unknown proxy 'gradsing'; valid choices: "),
         (["score", "--arch", ARCH, "--dataset", "mnist"], "unknown dataset 'mnist'; valid choices: cifar10"),
         (["score", "--arch", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "unknown NB201 op 'conv'"),
-        (["score", "--arch", ARCH, "--space", "nb999"], "unknown search space 'nb999'; valid choices: nb10"),
+        (
+            ["score", "--arch", ARCH, "--space", "nb999"],
+            "unknown search space 'nb999'; valid choices: nb101, nb201, nb301, nds_amoeba",
+        ),
+        (["score", "--arch", ARCH, "--threads", "0"], "threads must be a whole number >= 1, got 0"),
+        (
+            ["score", "--arch", ARCH, "--data-dir", "/nonexistent/gradnas"],
+            "data directory '/nonexistent/gradnas' from --data-dir does not exist",
+        ),
         (["rank", "--archs", "3", "--sort-by", "mgm", "--quiet"], "cannot sort by 'mgm'"),
     ],
 )
@@ -63,9 +99,17 @@ def test_bad_input_is_a_one_line_error_with_exit_code_2(args, message, capsys):
 def test_proxies_lists_the_registry(capsys):
     assert main(["proxies"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = {line.split()[0]: line for line in lines if not line.startswith(" ")}
+    rows = {line.split()[0]: line for line in lines if line and not line.startswith(" ")}
     assert set(SEED_PROXIES) <= set(rows)
-    assert "higher-is-better  batch 128  labels" in rows["gradsign"] and "GradSign" in rows["gradsign"]
+    assert (
+        "higher is better  ρ C10 +0.815 / C100 +0.800" in rows["gradsign"] and "GradSign" in rows["gradsign"]
+    )
+    assert "ρ C10 -0.654 / C100 -0.647" in rows["gradalign_1"]  # ranks backwards, and says so
+    assert "batch 128  labels" in rows["gradsign"]
+    summaries = [line.strip() for line in lines if line.startswith("    ")]
+    text = " ".join(summaries)  # whole summaries, wrapped but never cut
+    assert "with s_i = sign(g_i) and s̄ their mean, i.e. (1/n_c²) Σ_ij ⟨s_i, s_j⟩, unnormalized." in text
+    assert len(summaries) >= len(rows) - 1 and lines[-1].startswith("ρ: signed Spearman correlation")
     assert "no labels" in rows["synflow"] and "[synflow_saliency]" in rows["synflow"]
 
 
@@ -73,8 +117,24 @@ def test_proxies_lists_the_registry(capsys):
 def test_rank_samples_and_orders_every_kind_of_space(space, tmp_path):
     dataset = "synthetic-text" if space == "text" else "digits"
     out = tmp_path / "rank.csv"
-    args = ["rank", "--space", space, "--archs", "4", "--dataset", dataset, "--batch-size", "16",
-            "--proxies", "params", "--seed", "1", "--out", str(out), "--quiet"]
+    args = [
+        "rank",
+        "--space",
+        space,
+        "--archs",
+        "4",
+        "--dataset",
+        dataset,
+        "--batch-size",
+        "16",
+        "--proxies",
+        "params",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(args) == 0
     frame = pd.read_csv(out)
     assert len(set(frame["arch"])) == 4

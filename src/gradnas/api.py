@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,10 +36,30 @@ def rank_archs(
 ) -> pd.DataFrame:
     """Score every architecture (one per-sample pass each) and sort, best first by `sort_by`
     (default: the first proxy). NaN scores sort last; their reasons are in `<proxy>_reason`."""
-    _check_sort_key(proxies, sort_by)
-    rows = []
-    for result in execute(make_tasks(space, archs, spec, proxies), workers=workers, progress=progress):
-        rows.append({"arch": result.task.arch, "seconds": result.seconds, **_score_columns(result.scores)})
+    check_sort_key(proxies, sort_by)
+    rows = list(score_archs(archs, proxies, spec, space=space, workers=workers, progress=progress))
+    return ranked_frame(rows, proxies, sort_by)
+
+
+def score_archs(
+    archs: list[str],
+    proxies: list[str],
+    spec: ProbeSpec,
+    *,
+    space: str = "nb201",
+    workers: int = 1,
+    progress: bool = True,
+    threads: int = 1,
+) -> Iterator[dict]:
+    """One row per architecture (arch, seconds, each proxy and its `<proxy>_reason`), yielded as
+    each finishes, so a caller that is interrupted keeps the rows it has."""
+    tasks = make_tasks(space, archs, spec, proxies)
+    for result in execute(tasks, workers=workers, progress=progress, threads=threads):
+        yield {"arch": result.task.arch, "seconds": result.seconds, **_score_columns(result.scores)}
+
+
+def ranked_frame(rows: list[dict], proxies: list[str], sort_by: str | None = None) -> pd.DataFrame:
+    """Rows of `score_archs` or `rank` as a DataFrame, best first (see `rank_archs`)."""
     return _ranked(pd.DataFrame(rows), proxies, sort_by)
 
 
@@ -59,7 +79,7 @@ def rank(
             f"rank(candidates, batch, proxies) needs a ProbeBatch, got {type(batch).__name__}; "
             "to rank a search space's architectures use rank_archs(archs, proxies, spec)"
         )
-    _check_sort_key(proxies, sort_by)
+    check_sort_key(proxies, sort_by)
     if not isinstance(candidates, Mapping):
         names = [getattr(c, "__name__", f"model{i}") for i, c in enumerate(candidates)]
         repeated = sorted({n for n in names if names.count(n) > 1})
@@ -82,7 +102,7 @@ def rank(
     return _ranked(pd.DataFrame(rows), proxies, sort_by)
 
 
-def _check_sort_key(proxies: list[str], sort_by: str | None) -> None:
+def check_sort_key(proxies: list[str], sort_by: str | None) -> None:
     names = [i.name for i in get_proxies(proxies)]
     if (sort_by or names[0]) not in names:
         raise GradnasError(f"cannot sort by {sort_by!r}: it is not among the proxies scored")

@@ -8,6 +8,7 @@ re-running it skips every stored score (a killed run resumes where it stopped) a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -94,8 +95,11 @@ def run_study(
     ray: bool = False,
     ray_address: str | None = None,
     progress: bool = True,
+    threads: int = 1,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Score what the store lacks (each architecture committed as it finishes), then report."""
+    """Score what the store lacks (each architecture committed as it finishes), then report.
+    `log` receives one line saying how much was already stored when the run resumes a study."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
@@ -110,6 +114,8 @@ def run_study(
     study.save(out)
     with Store(out / STORE_FILE) as store:
         todo = _missing(tasks, store.existing(k for t in tasks for k in score_keys(t)))
+        if log is not None and len(todo) < len(tasks):
+            log(f"resuming: {len(tasks) - len(todo)}/{len(tasks)} architectures stored in {out / STORE_FILE}")
         for result in execute(
             todo,
             workers=workers,
@@ -117,9 +123,21 @@ def run_study(
             ray_address=ray_address,
             progress=progress,
             description=f"scoring {study.probe.dataset}",
+            threads=threads,
         ):
             store.put_many(stored_rows(result))
     return report(out)
+
+
+def stored_count(out_dir: str | Path) -> tuple[int, int]:
+    """(architectures with every score stored, architectures in the study) of a study folder."""
+    out = Path(out_dir)
+    study = Study.load(out)
+    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
+    with Store(out / STORE_FILE) as store:
+        todo = _missing(tasks, store.existing(k for t in tasks for k in score_keys(t)))
+    return len(tasks) - len(todo), len(tasks)
 
 
 def scores_frame(study: Study, store: Store, benchmark) -> pd.DataFrame:
@@ -136,14 +154,16 @@ def scores_frame(study: Study, store: Store, benchmark) -> pd.DataFrame:
             row.space, row.arch, row.dataset, row.proxy, row.batch_size, row.seed, row.probe, row.version
         )
         if key in wanted:
-            values[wanted[key]] = row.value
+            values[wanted[key]] = (row.value, row.reason)
     frame = pd.DataFrame({"arch": [t.arch for t in archs]})
     for name in study.proxies:
-        frame[name] = [values.get((a, name), np.nan) for a in frame["arch"]]
+        frame[name] = [values.get((a, name), (np.nan, None))[0] for a in frame["arch"]]
     missing = sum((a, p) not in values for a in frame["arch"] for p in study.proxies)
     if missing:
         raise GradnasError(f"{missing} scores of this study are not stored yet; re-run `gradnas correlate`")
     frame["accuracy"] = benchmark.query_many(frame["arch"].tolist(), study.target_dataset, study.metric)
+    for name in study.proxies:  # why a score is NaN, kept beside the numbers
+        frame[f"{name}_reason"] = [values[(a, name)][1] for a in frame["arch"]]
     return frame
 
 
@@ -181,4 +201,6 @@ def report(out_dir: str | Path) -> dict[str, Path]:
         references=references,
         reference_names={field: gradnas_name(field) for field in references.columns},
         reference_source="NAS-Bench-Suite-Zero",
+        accuracy_label=f"{study.target_dataset} {study.metric.replace('_', ' ')}"
+        + (" (%)" if frame["accuracy"].max() > 1 else ""),
     )

@@ -9,3 +9,14 @@ def unknown_choice(kind: str, value: object, choices) -> GradnasError:
     """The error for a name that is not one of the valid choices; it lists them."""
     listed = ", ".join(sorted(str(c) for c in choices))
     return GradnasError(f"unknown {kind} {value!r}; valid choices: {listed}")
+
+
+class DataNotFound(GradnasError):
+    """A data file or directory that is not where it was looked for.
+
+    The message speaks of ``data_dir=`` (the Python API); :meth:`for_cli` says ``--data-dir``.
+    """
+
+    def for_cli(self) -> str:
+        text = str(self).replace("pass data_dir=DIR", "pass --data-dir DIR")
+        return text.replace("from data_dir", "from --data-dir")

@@ -1,6 +1,6 @@
 """Paper 003 §3.4 claims ⟨g2', g2⟩ ≥ 0 for g2' = −η M H v and the exact g2 = −M H⁻¹ v (H SPD).
 
-It does not hold in general (SPEC §7): vᵀ H Mᵀ M H⁻¹ v is a quadratic form of a non-symmetric matrix,
+It does not hold in general: vᵀ H Mᵀ M H⁻¹ v is a quadratic form of a non-symmetric matrix,
 and non-negative eigenvalues do not make such a form non-negative. These tests keep a hand-checked
 counterexample, the measured frequency of the sign flip, and the exact-g2 harness on a real model.
 """

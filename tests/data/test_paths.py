@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from gradnas.data import paths
-from gradnas.data.paths import ENV_VAR, find_data_file, resolve_data_dir
+from gradnas.data.paths import (
+    ENV_VAR,
+    SHIPPED_DIR,
+    DataNotFound,
+    find_data_file,
+    is_shipped,
+    resolve_data_dir,
+)
 from gradnas.errors import GradnasError
 
 REPO_ROOT = Path(paths.__file__).resolve().parents[3]
@@ -65,7 +72,7 @@ def test_repo_fallback_used_last(layout):
 
 
 def test_missing_explicit_is_an_error_not_a_fall_through(layout):
-    with pytest.raises(GradnasError, match="explicit data_dir does not exist"):
+    with pytest.raises(GradnasError, match="from data_dir does not exist"):
         resolve_data_dir(layout["tmp"] / "nope")
 
 
@@ -117,7 +124,36 @@ def test_find_file_missing_everywhere_names_all_places(layout):
     msg = str(info.value)
     assert str(layout["cwd_data"].resolve() / "zzz.npz") in msg
     assert str(layout["repo_data"].resolve() / "zzz.npz") in msg
-    assert "GRADNAS_DATA" in msg
+    assert str(SHIPPED_DIR / "zzz.npz") in msg
+    assert "pass data_dir=DIR or set GRADNAS_DATA=DIR" in msg and "--data-dir" not in msg
+    assert "--data-dir DIR" in info.value.for_cli()
+
+
+def test_shipped_copy_is_the_last_resort(layout):
+    # no data directory holds the table: the copy inside the package is used
+    path = find_data_file("nb201_accuracy.csv.gz")
+    assert path == SHIPPED_DIR / "nb201_accuracy.csv.gz" and is_shipped(path)
+    (layout["repo_data"] / "nb201_accuracy.csv.gz").write_bytes(b"")
+    assert (
+        find_data_file("nb201_accuracy.csv.gz") == (layout["repo_data"] / "nb201_accuracy.csv.gz").resolve()
+    )
+
+
+def test_forced_dir_does_not_fall_back_to_the_shipped_copy(layout):
+    with pytest.raises(DataNotFound, match="from data_dir"):
+        find_data_file("nb201_accuracy.csv.gz", layout["cwd_data"])
+
+
+def test_no_repository_place_in_an_installed_package(monkeypatch, tmp_path):
+    # outside a source checkout only the real places are listed: ../shared/data and the shipped copy
+    monkeypatch.setattr(paths, "_REPO_DATA_DIR", None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with pytest.raises(DataNotFound) as info:
+        find_data_file("cifar10_test.npz")
+    msg = str(info.value)
+    assert msg.count("cifar10_test.npz") == 3  # the name, then two places
+    assert str((tmp_path / ".." / "shared" / "data").resolve() / "cifar10_test.npz") in msg
 
 
 def test_find_file_env_does_not_fall_through(layout, monkeypatch):

@@ -141,3 +141,9 @@ def test_probebatch_validation():
         ProbeBatch(x, y, 3, indices=(0, 1))
     with pytest.raises(AttributeError):
         ProbeBatch(x, y, 3).seed = 1  # frozen
+
+
+def test_probe_batch_repr_is_one_short_line():
+    batch = probe_batch("synthetic", batch_size=64, seed=3)
+    text = repr(batch)
+    assert text == "ProbeBatch(x=(64, 3, 32, 32) float32, num_classes=10, synthetic/seed0, uniform, seed=3)"

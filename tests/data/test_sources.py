@@ -5,14 +5,18 @@ import pytest
 import torch
 
 from gradnas.data import sources
+from gradnas.data.paths import resolve_data_dir
 from gradnas.data.sources import (
     DATASETS,
     ImageSet,
     load_cifar10,
+    load_cifar100,
     load_dataset,
     read_cifar_binary,
 )
 from gradnas.errors import GradnasError
+
+SHARED = resolve_data_dir()  # the full data directory of this checkout
 
 # Label counts of the exact prefixes, read once from the shared files (official label order).
 CIFAR10_TRAIN_EXACT_COUNTS = [107, 123, 109, 106, 106, 95, 121, 110, 109, 116]
@@ -58,7 +62,7 @@ def test_cifar10_exact_prefix_matches_jpeg_images(cifar10_exact):
     assert np.array_equal(jpeg.y[:1102], cifar10_exact.y)
     n = len(cifar10_exact)
     mae = np.abs(jpeg.x[:n].astype(np.float64) - cifar10_exact.x.astype(np.float64)).mean()
-    assert 4.0 < mae < 8.0  # README: about 5.8/255
+    assert 4.0 < mae < 8.0  # PROVENANCE.md: about 5.8/255
     shifted = np.abs(jpeg.x[1:n + 1].astype(np.float64) - cifar10_exact.x.astype(np.float64))
     assert shifted.mean() > 40.0  # a mismatched order would look like this
     assert np.bincount(jpeg.y, minlength=10).sum() == 10000
@@ -73,7 +77,7 @@ def test_cifar10_test_split():
 def test_cifar100_partial():
     s = load_dataset("cifar100")
     assert s.x.shape == (916, 32, 32, 3) and s.num_classes == 100
-    assert s.y[:4].tolist() == [49, 33, 72, 51]  # README: mountain, forest, seal, mushroom
+    assert s.y[:4].tolist() == [49, 33, 72, 51]  # PROVENANCE.md: mountain, forest, seal, mushroom
     counts = np.bincount(s.y, minlength=100)
     assert counts.sum() == 916 and (counts > 0).all()
     assert int((counts >= 8).sum()) == 74
@@ -241,3 +245,32 @@ def test_read_cifar_binary_errors(tmp_path):
 def test_no_pickle_loading_in_sources():
     text = open(sources.__file__).read()
     assert "allow_pickle=True" not in text and "import pickle" not in text
+
+
+@pytest.fixture
+def only_shipped(monkeypatch, tmp_path):
+    """No data directory anywhere: as after `pip install` in a fresh directory."""
+    from gradnas.data import paths
+
+    monkeypatch.setattr(paths, "_REPO_DATA_DIR", None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(paths.ENV_VAR, raising=False)
+
+
+def test_shipped_cifar_equals_the_exact_images_of_the_full_data(only_shipped):
+    c10, c100 = load_cifar10(), load_cifar100()
+    with np.load(SHARED / "cifar10_train_subset.npz", allow_pickle=False) as full:
+        assert np.array_equal(c10.x, full["x_exact_prefix"]) and np.array_equal(c10.y, full["y"][:1102])
+    with np.load(SHARED / "cifar100_test_partial.npz", allow_pickle=False) as full:
+        assert np.array_equal(c100.x, full["x"]) and np.array_equal(c100.y, full["y"])
+    assert (len(c10), len(c100)) == (1102, 916)
+
+
+def test_shipped_copy_says_what_needs_the_full_data(only_shipped):
+    from gradnas.data.paths import DataNotFound
+
+    with pytest.raises(DataNotFound, match="exact=False needs the full data") as info:
+        load_cifar10(exact=False)
+    assert "data_dir=DIR" in str(info.value) and "docs/data.md" in str(info.value)
+    with pytest.raises(DataNotFound, match="cifar10_test.npz' not found"):
+        load_cifar10(split="test")

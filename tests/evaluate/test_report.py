@@ -129,21 +129,23 @@ def test_markdown_table_with_published_columns(summary):
     lines = text.splitlines()
     assert lines[0] == "### NB201 CIFAR-10"
     header = [cell.strip() for cell in lines[2].strip("|").split("|")]
-    assert header[:9] == ["proxy", "Spearman ρ", "Kendall τ", "n used", "n nan",
-                          "published ρ", "Δρ", "published τ", "Δτ"]
+    assert header[:10] == ["proxy", "Spearman ρ", "ρ 95% CI", "Kendall τ", "n used", "n nan",
+                           "published ρ", "Δρ", "published τ", "Δτ"]
     body = {row.split("|")[1].strip(): [c.strip() for c in row.strip("|").split("|")]
             for row in lines[4:4 + len(summary)]}
     rows = summary.set_index("proxy")
     noisy = body["noisy"]
     assert noisy[1] == f"{rows.loc['noisy', 'spearman']:.3f}"
-    assert noisy[5:9] == ["0.500", f"{rows.loc['noisy', 'spearman'] - 0.5:+.3f}",
+    low, high = rows.loc["noisy", "spearman_low"], rows.loc["noisy", "spearman_high"]
+    assert low < rows.loc["noisy", "spearman"] < high and noisy[2] == f"{low:.2f} – {high:.2f}"
+    assert noisy[6:10] == ["0.500", f"{rows.loc['noisy', 'spearman'] - 0.5:+.3f}",
                           "0.400", f"{rows.loc['noisy', 'kendall'] - 0.4:+.3f}"]
-    assert noisy[6].startswith("+")  # measured ~0.9 beats the published 0.5
-    assert body["holes"][5:9] == ["", "", "0.900", f"{rows.loc['holes', 'kendall'] - 0.9:+.3f}"]
-    assert body["holes"][8].startswith("-")
-    assert body["holes"][4] == "4"
-    assert body["reversed (−)"][5:9] == ["", "", "", ""]
-    assert body["broken"][1:5] == ["nan", "nan", "0", "60"]
+    assert noisy[7].startswith("+")  # measured ~0.9 beats the published 0.5
+    assert body["holes"][6:10] == ["", "", "0.900", f"{rows.loc['holes', 'kendall'] - 0.9:+.3f}"]
+    assert body["holes"][9].startswith("-")
+    assert body["holes"][5] == "4"
+    assert body["reversed (−)"][6:10] == ["", "", "", ""]
+    assert body["broken"][1:6] == ["nan", "nan", "nan", "0", "60"]
     assert "- `broken`: correlation is nan because only 0 finite scores" in text
 
 
@@ -166,7 +168,7 @@ def test_write_report_creates_files_and_links(frame, tmp_path):
     paths = write_report(frame, PROXIES, out, dataset="cifar10", title="Synthetic",
                          higher_is_better={"reversed": False}, published={"noisy": {"spearman": 0.7}},
                          n_candidates=N_CAND, n_draws=N_DRAWS, seed=SEED)
-    assert set(paths) == {"scores", "summary", "scatter", "correlations", "report"}
+    assert set(paths) == {"scores", "summary", "scatter", "scatter_zoom", "correlations", "report"}
     assert all(p.is_file() and p.parent == out for p in paths.values())
     pd.testing.assert_frame_equal(pd.read_csv(paths["scores"]), frame)
     assert list(pd.read_csv(paths["summary"])["proxy"]) == PROXIES

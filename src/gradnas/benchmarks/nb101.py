@@ -1,4 +1,4 @@
-"""NAS-Bench-101 ground truth from an ``.npz`` export (the repository ships none; see README).
+"""NAS-Bench-101 ground truth from an ``.npz`` export (the repository ships none; see docs/spaces.md).
 
 Arrays, one row per cell:
 - ``adjacency`` (N, 7, 7) integer 0/1, upper-triangular;

@@ -1,4 +1,4 @@
-"""Differentiable architecture search (SPEC §7): DARTS and Amended-DARTS.
+"""Differentiable architecture search: DARTS and Amended-DARTS.
 
 - `NB201Supernet`: the NB201 cell space relaxed to softmax-weighted mixtures of ops; α via
   `arch_parameters()`, everything else via `weights()`; `genotype()` derives the arch.

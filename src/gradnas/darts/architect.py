@@ -1,13 +1,15 @@
-"""Rules for the architecture gradient of differentiable search (SPEC §7, paper 003 §3.3-3.4).
+"""Rules for the architecture gradient of differentiable search.
+
+Amended-DARTS (Bi et al., arXiv 1910.11831), §3.3-3.4.
 
 Each rule estimates the hypergradient ∇_α L_val(w*(α), α) from one train and one val batch at the
-model's current weights w. Exact chain rule (paper 003 Eq. 5) with M = ∇²_{α,w} L_train and
+model's current weights w. Exact chain rule (Eq. 5) with M = ∇²_{α,w} L_train and
 H = ∇²_w L_train:  g = g1 + g2,  g1 = ∇_α L_val(w, α),  g2 = −M · H⁻¹ · ∇_w L_val.
 
 - `first`: g1 alone (DARTS-1st).
 - `second`: DARTS-2nd, the exact gradient of L_val after one unrolled SGD step of size ξ; its mixed
   product by central differences.
-- `amended`: g1 + g2' with g2' = −η · M · H · ∇_w L_val (paper 003 Eq. 6), exact double-backward products.
+- `amended`: g1 + g2' with g2' = −η · M · H · ∇_w L_val (Amended-DARTS Eq. 6), exact double-backward products.
 - `amended_fd`: the same with central-difference products.
 
 The loss is cross-entropy on (inputs, targets) batches; weights are left exactly as found.
@@ -67,7 +69,7 @@ def first_order(model: Searchable, train_batch: Batch, val_batch: Batch) -> Vect
 def second_order(model: Searchable, train_batch: Batch, val_batch: Batch, *, xi: float) -> Vector:
     """DARTS-2nd: ∇_α L_val(w', α) − ξ · M(w) · ∇_{w'} L_val(w', α) with w' = w − ξ ∇_w L_train(w, α).
 
-    ξ is the weight learning rate; the plain SGD step (no momentum, no weight decay) is what SPEC §7
+    ξ is the weight learning rate; the plain SGD step (no momentum, no weight decay) is what this code
     unrolls. The mixed product is by central differences with ε = 0.01/‖v‖, as in DARTS.
     """
     xi = _positive(xi, "xi")
@@ -97,7 +99,7 @@ def _amended_parts(
 def amended_term(
     model: Searchable, train_batch: Batch, val_batch: Batch, *, eta: float = 0.1, exact: bool = True
 ) -> Vector:
-    """g2' = −η · M · H · ∇_w L_val alone (paper 003 Eq. 6), for comparing with the exact g2."""
+    """g2' = −η · M · H · ∇_w L_val alone (Amended-DARTS Eq. 6), for comparing with the exact g2."""
     return _amended_parts(model, train_batch, val_batch, eta, exact)[1]
 
 

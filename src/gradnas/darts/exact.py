@@ -1,4 +1,4 @@
-"""The exact hypergradient term g2 = −∇²_{α,w} L_train · H⁻¹ · ∇_w L_val (paper 003 Eq. 5).
+"""The exact hypergradient term g2 = −∇²_{α,w} L_train · H⁻¹ · ∇_w L_val (Amended-DARTS Eq. 5).
 
 A measurement and test harness for TINY models only (a few thousand weights at most): it forms the
 n×n Hessian H = ∇²_w L_train from n Hessian-vector products and solves with it in float64, which

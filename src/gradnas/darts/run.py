@@ -1,4 +1,4 @@
-"""A resumable NB201 differentiable search (SPEC §7): DARTS's loop with any rule of `RULES`.
+"""A resumable NB201 differentiable search: DARTS's loop with any rule of `RULES`.
 
 Each epoch shuffles both halves of the search data and, batch by batch, updates α by the rule on
 (train batch, val batch) with Adam, then the weights by SGD on the train batch (DARTS's settings:

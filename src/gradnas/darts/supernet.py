@@ -1,6 +1,6 @@
 """The NB201 supernet of differentiable search: every cell edge mixes all five NB201 ops.
 
-Macro structure as the benchmark network (SPEC §4), but each edge computes
+Macro structure as the benchmark network, but each edge computes
 Σ_o softmax(α_e)_o · o(x), with one α of shape (6, 5) shared by all cells. All BatchNorms keep no
 running statistics (the cell ops' also no affine scale, as in DARTS and the NB201 search code), so
 a forward pass is a pure function of (w, α, input), which the Hessian products rely on.

@@ -1,4 +1,4 @@
-"""Data: where the shared files are, image and token sources, and seeded probe batches (SPEC §1)."""
+"""Data: where the shared files are, image and token sources, and seeded probe batches."""
 
 from gradnas.data.paths import ENV_VAR, default_candidates, find_data_file, resolve_data_dir
 from gradnas.data.probe import ProbeBatch, draw_batch, probe_batch

@@ -1,6 +1,6 @@
 """Probe batches: the one fixed minibatch every architecture of an experiment is scored on.
 
-SPEC §1: the batch is passed to proxies explicitly and chosen by a seed, either uniformly or
+The batch is passed to proxies explicitly and chosen by a seed, either uniformly or
 class-balanced (k samples from each of c classes, which per-class proxies need on 100-class
 data). The batch remembers where it came from so results can be reproduced. It holds images or,
 for the text search spaces, token ids.
@@ -42,6 +42,15 @@ class ProbeBatch:
     indices: tuple[int, ...] = ()
     variant: str = ""
     vocab_size: int | None = None
+
+    def __repr__(self) -> str:
+        """One short line: shape, dtype, classes and provenance, never the tensor's values."""
+        source = f"{self.dataset}{'/' + self.variant if self.variant else ''}"
+        vocab = f", vocab_size={self.vocab_size}" if self.vocab_size is not None else ""
+        return (
+            f"ProbeBatch(x={tuple(self.x.shape)} {str(self.x.dtype).replace('torch.', '')}, "
+            f"num_classes={self.num_classes}{vocab}, {source}, {self.mode}, seed={self.seed})"
+        )
 
     def __post_init__(self) -> None:
         x, y = self.x, self.y

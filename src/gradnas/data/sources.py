@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from gradnas.data.paths import find_data_file
+from gradnas.data.paths import DataNotFound, find_data_file, how_to, is_shipped
 from gradnas.errors import GradnasError, unknown_choice
 
 if TYPE_CHECKING:
@@ -166,6 +166,11 @@ def load_cifar10(
         raise unknown_choice("split", split, files)
     path = find_data_file(files[split], data_dir)
     key = "x_exact_prefix" if exact else "x"
+    if not exact and is_shipped(path):
+        raise DataNotFound(
+            f"cifar10 exact=False needs the full data file {files[split]!r}: the copy shipped with "
+            f"gradnas holds only the exact-pixel images; {how_to()}"
+        )
     arrs = _read_npz(path, {key: _IMG, "y": _LBL})
     x, y = arrs[key], arrs["y"]
     if len(y) < len(x):

@@ -93,6 +93,30 @@ def correlation(scores: object, accuracies: object) -> CorrelationResult:
     return CorrelationResult(rho, tau, int(s.size), n_nan)
 
 
+def spearman_interval(
+    scores: object, accuracies: object, *, level: float = 0.95, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of Spearman ρ over the finite-score pairs: `n_boot`
+    seeded resamples of the architectures, the central `level` of their ρ (resamples whose
+    scores or accuracies are all equal are left out). (nan, nan) when ρ itself is undefined."""
+    s, a = _pair(scores, accuracies)
+    if not 0 < level < 1:
+        raise GradnasError(f"level must lie strictly between 0 and 1, got {level!r}")
+    finite = np.isfinite(s)
+    s, a = s[finite], a[finite]
+    if math.isnan(correlation(s, a).spearman):
+        return math.nan, math.nan
+    idx = np.random.default_rng(seed).integers(0, s.size, size=(_int_at_least(n_boot, "n_boot", 1), s.size))
+    rs, ra = stats.rankdata(s[idx], axis=1), stats.rankdata(a[idx], axis=1)
+    rs -= rs.mean(axis=1, keepdims=True)
+    ra -= ra.mean(axis=1, keepdims=True)
+    norm = np.sqrt((rs * rs).sum(axis=1) * (ra * ra).sum(axis=1))
+    ok = norm > 0
+    rho = (rs * ra).sum(axis=1)[ok] / norm[ok]
+    low, high = np.quantile(rho, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
 def _int_at_least(value: object, what: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise GradnasError(f"{what} must be an integer >= {minimum}, got {value!r}")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator, ScalarFormatter
 
 from gradnas.errors import GradnasError
 from gradnas.evaluate.metrics import correlation
@@ -24,6 +24,8 @@ from gradnas.evaluate.metrics import correlation
 DECADES_FOR_LOG = 3.0
 MAX_COLUMNS = 3
 DPI = 120
+LINE_STYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "v", "D", "x", "+")
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -90,6 +92,14 @@ def _symlog_label(value: float, _pos: object = None) -> str:
     return f"${'-' if value < 0 else ''}10^{{{exponent}}}$"
 
 
+def _zoom_floor(acc: np.ndarray) -> float | None:
+    """The lower y-limit of a zoomed scatter: just under the 5th percentile of the accuracies,
+    or None when that would hide nothing."""
+    floor = float(np.quantile(acc, 0.05))
+    floor -= 0.05 * (float(acc.max()) - floor)
+    return floor if np.any(acc < floor) else None
+
+
 def _format_stat(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:+.3f}"
 
@@ -102,8 +112,14 @@ def scatter_grid(
     title: str,
     *,
     higher_is_better: Mapping[str, bool] | None = None,
+    accuracy_label: str | None = None,
+    zoom: bool = False,
 ) -> Path:
     """One panel per proxy: raw score on x, accuracy on y, annotated with ρ, τ and counts.
+
+    ``accuracy_label`` names the y-axis with its unit (default: the column name). ``zoom`` shows
+    only the accuracies above the 5th percentile, so a few failed architectures (10 % on
+    CIFAR-10) do not squeeze the band where the good ones differ; each panel counts those left out.
 
     The x-axis switches to a log (or symlog) scale when the finite scores span more than three
     decades (see :func:`x_scale_for`). Non-finite scores are left out and counted on the panel;
@@ -120,13 +136,20 @@ def scatter_grid(
     nrows = math.ceil(len(names) / ncols)
     fig = _new_figure(3.6 * ncols, 3.0 * nrows + 0.4)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
+    floor = _zoom_floor(acc) if zoom else None
+    hidden = 0 if floor is None else int(np.count_nonzero(acc < floor))
     for index, (ax, name) in enumerate(zip(axes, names)):
         scores = _values(frame, name, "proxy")
         finite = np.isfinite(scores)
         lower = orient.get(name, True) is False
-        ax.set_xlabel("score (lower is better)" if lower else "score", fontsize=8)
+        scale, kwargs = x_scale_for(scores)
+        scale_note = "" if scale == "linear" else f", {scale} scale"
+        direction = "lower is better" if lower else "higher is better"
+        ax.set_xlabel(f"{name} score ({direction}{scale_note})", fontsize=8)
         if index % ncols == 0:
-            ax.set_ylabel(accuracy, fontsize=8)
+            ax.set_ylabel(accuracy_label or accuracy, fontsize=8)
+        if floor is not None:
+            ax.set_ylim(bottom=floor)
         ax.tick_params(labelsize=7)
         ax.grid(True, alpha=0.3, linewidth=0.5)
         if not finite.any():
@@ -144,8 +167,12 @@ def scatter_grid(
             ax.set_xticks([])
             continue
         ax.scatter(scores[finite], acc[finite], s=6, alpha=0.45, linewidths=0, color="tab:blue")
-        scale, kwargs = x_scale_for(scores)
-        if scale == "log":
+        if scale == "linear":  # few ticks, large values as a ×10^k offset: labels never overlap
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            formatter = ScalarFormatter(useMathText=True)
+            formatter.set_powerlimits((-3, 4))
+            ax.xaxis.set_major_formatter(formatter)
+        elif scale == "log":
             ax.set_xscale("log")
         elif scale == "symlog":
             ax.set_xscale("symlog", **kwargs)
@@ -158,6 +185,8 @@ def scatter_grid(
         )
         if corr.n_nan:
             stats_line += f" (+{corr.n_nan} nan)"
+        if hidden:
+            stats_line += f"\n{hidden} below {floor:.1f} not shown"
         ax.set_title(f"{name}\n{stats_line}", fontsize=9)
     for ax in axes[len(names) :]:
         ax.set_visible(False)
@@ -222,8 +251,15 @@ def search_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str
     """Mean best-so-far accuracy against simulated search time, one line per search."""
     fig = _new_figure(7.0, 4.5)
     ax = fig.add_subplot()
-    for label, (times, values) in curves.items():
-        ax.plot(times, values, label=label)
+    for index, (label, (times, values)) in enumerate(curves.items()):
+        found = np.isfinite(np.asarray(values, dtype=np.float64))
+        if not found.any():  # in the legend, but saying why no line is drawn
+            ax.plot([], [], label=f"{label} (nothing evaluated in time)")
+            continue
+        # cycle line styles and sparse markers: curves that coincide (HB and BOHB often do) stay visible
+        style = LINE_STYLES[index % len(LINE_STYLES)]
+        marker = MARKERS[index % len(MARKERS)]
+        ax.plot(times, values, label=label, linestyle=style, marker=marker, markevery=0.1, markersize=4)
     ax.set_xlabel("simulated search time (s)")
     ax.set_ylabel("test accuracy of the best found (%)")
     ax.set_title(title)

@@ -1,4 +1,4 @@
-"""Published correlations to compare with (SPEC §5; NAS-Bench-201, all 15,625 architectures)."""
+"""Published correlations to compare with (NAS-Bench-201, all 15,625 architectures)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ Columns of the summary frame that :func:`summarize` returns, one row per proxy:
 ``spearman``, ``kendall``
     signed Spearman rho and Kendall tau-b between oriented scores and accuracy, over the
     architectures with a finite score (NaN when degenerate; see ``reason``).
+``spearman_low``, ``spearman_high``
+    a 95% percentile bootstrap interval of ``spearman`` (1,000 seeded resamples of the archs).
 ``n_used``, ``n_nan``
     how many architectures had a finite score / a non-finite one (excluded and counted).
 ``reason``
@@ -40,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from gradnas.errors import GradnasError
-from gradnas.evaluate.metrics import correlation, top_fraction_overlap, top_k_selection
+from gradnas.evaluate.metrics import correlation, spearman_interval, top_fraction_overlap, top_k_selection
 
 TOP_FRACTION = 0.10
 PUBLISHED_METRICS = ("spearman", "kendall")
@@ -49,6 +51,8 @@ SUMMARY_COLUMNS = (
     "proxy",
     "higher_is_better",
     "spearman",
+    "spearman_low",
+    "spearman_high",
     "kendall",
     "n_used",
     "n_nan",
@@ -63,7 +67,12 @@ SUMMARY_COLUMNS = (
     "top10_overlap",
 )
 
+# Fewer architectures than this cannot tell a Δρ of a few hundredths from noise (the 95% interval
+# of a ρ near 0.7 is about ±0.15 at n = 50, ±0.05 at n = 1,000).
+SMALL_N = 100
+
 SCATTER_PNG = "scatter.png"
+SCATTER_ZOOM_PNG = "scatter-zoom.png"
 CORRELATIONS_PNG = "correlations.png"
 
 
@@ -154,12 +163,15 @@ def summarize(
         if not orientation[name]:
             scores = -scores
         corr = correlation(scores, acc)
+        low, high = spearman_interval(scores, acc, seed=seed)
         sel = top_k_selection(scores, acc, n, n_draws, seed)
         rows.append(
             {
                 "proxy": name,
                 "higher_is_better": orientation[name],
                 "spearman": corr.spearman,
+                "spearman_low": low,
+                "spearman_high": high,
                 "kendall": corr.kendall,
                 "n_used": corr.n_used,
                 "n_nan": corr.n_nan,
@@ -259,7 +271,8 @@ def markdown_table(
     pub_metrics = [m for m in PUBLISHED_METRICS if any(m in values for values in pub.values())]
     symbol = {"spearman": "ρ", "kendall": "τ"}
 
-    header = ["proxy", "Spearman ρ", "Kendall τ", "n used", "n nan"]
+    interval = "spearman_low" in summary.columns and "spearman_high" in summary.columns
+    header = ["proxy", "Spearman ρ", *(["ρ 95% CI"] if interval else []), "Kendall τ", "n used", "n nan"]
     for metric in pub_metrics:
         header += [f"published {symbol[metric]}", f"Δ{symbol[metric]}"]
     optional = [
@@ -276,7 +289,8 @@ def markdown_table(
         lines += [f"### {title}", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|")
-    notes = []
+    notes: list[str] = []
+    within: list[str] = []
     for row in summary.to_dict("records"):
         name = str(row["proxy"])
         label = _cell(name)
@@ -285,6 +299,7 @@ def markdown_table(
         cells = [
             label,
             _fmt(row["spearman"]),
+            *([_fmt_interval(row["spearman_low"], row["spearman_high"])] if interval else []),
             _fmt(row["kendall"]),
             _fmt_count(row["n_used"]),
             _fmt_count(row["n_nan"]),
@@ -294,7 +309,11 @@ def markdown_table(
             if value is None:
                 cells += ["", ""]
             else:
-                cells += [_fmt(value), _fmt_gap(float(row[metric]) - value)]
+                gap = _fmt_gap(float(row[metric]) - value)
+                if metric == "spearman" and interval and row["spearman_low"] <= value <= row["spearman_high"]:
+                    gap += " (in CI)"
+                    within.append(name)
+                cells += [_fmt(value), gap]
         cells += [_fmt(row[col]) for col, _ in optional]
         lines.append("| " + " | ".join(cells) + " |")
         reason = row.get("reason")
@@ -302,9 +321,30 @@ def markdown_table(
             notes.append(f"- `{name}`: correlation is nan because {reason}.")
     if any(_is_false(value) for value in summary.get("higher_is_better", [])):
         notes.insert(0, "- (−) marks a lower-is-better proxy; its scores were negated before all statistics.")
+    small = int(pd.to_numeric(summary["n_used"], errors="coerce").min()) if len(summary) else 0
+    if interval and pub_metrics and small < SMALL_N:
+        notes.append(
+            f"- n = {small} architectures is too small to compare with published values: the 95% "
+            f"bootstrap intervals of ρ are about {_mean_width(summary):.2f} wide; a Δρ marked (in CI) "
+            "is within that noise."
+        )
+    elif within:
+        notes.append("- Δρ marked (in CI): the published ρ lies within the 95% bootstrap interval of ours.")
     if notes:
         lines += [""] + notes
     return "\n".join(lines) + "\n"
+
+
+def _fmt_interval(low: object, high: object) -> str:
+    low, high = float(low), float(high)  # type: ignore[arg-type]
+    return "nan" if math.isnan(low) or math.isnan(high) else f"{low:.2f} – {high:.2f}"
+
+
+def _mean_width(summary: pd.DataFrame) -> float:
+    width = pd.to_numeric(summary["spearman_high"], errors="coerce") - pd.to_numeric(
+        summary["spearman_low"], errors="coerce"
+    )
+    return float(width.mean())
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,14 +425,17 @@ def write_report(
     references: pd.DataFrame | None = None,
     reference_names: Mapping[str, str] | None = None,
     reference_source: str = "the benchmark",
+    accuracy_label: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``scores.csv``, ``summary.csv``, ``scatter.png``, ``correlations.png`` and ``report.md``;
-    with ``references`` (another tool's scores of the same rows, see `compare_references`) also
-    ``references.csv`` and a section of ``report.md`` comparing them.
+    """Write ``scores.csv``, ``summary.csv``, ``scatter.png``, ``scatter-zoom.png``,
+    ``correlations.png`` and ``report.md``. ``accuracy_label`` labels the accuracy axis (with its
+    unit). With ``references`` (another tool's scores of the same rows, see `compare_references`)
+    also ``references.csv`` and a section of ``report.md`` comparing them.
 
     ``out_dir`` is created if needed and existing files of those names are overwritten. Returns
-    the written paths under the keys ``scores``, ``summary``, ``scatter``, ``correlations`` and
-    ``report``. ``report.md`` links to the plots by relative path, so the folder can be moved.
+    the written paths under the keys ``scores``, ``summary``, ``scatter``, ``scatter_zoom``,
+    ``correlations`` and ``report``. ``report.md`` links to the plots by relative path, so the
+    folder can be moved.
     """
     from gradnas.evaluate.plots import correlation_bars, scatter_grid
 
@@ -413,19 +456,23 @@ def write_report(
         "scores": out / "scores.csv",
         "summary": out / "summary.csv",
         "scatter": out / SCATTER_PNG,
+        "scatter_zoom": out / SCATTER_ZOOM_PNG,
         "correlations": out / CORRELATIONS_PNG,
         "report": out / "report.md",
     }
     frame.to_csv(paths["scores"], index=False)
     summary.to_csv(paths["summary"], index=False)
-    scatter_grid(
-        frame,
-        list(proxies),
-        accuracy,
-        paths["scatter"],
-        f"{title}: proxy score vs {accuracy}",
-        higher_is_better=higher_is_better,
-    )
+    for key, zoom in (("scatter", False), ("scatter_zoom", True)):
+        scatter_grid(
+            frame,
+            list(proxies),
+            accuracy,
+            paths[key],
+            f"{title}: proxy score vs {accuracy}" + (" (zoomed)" if zoom else ""),
+            higher_is_better=higher_is_better,
+            accuracy_label=accuracy_label,
+            zoom=zoom,
+        )
     correlation_bars(summary, paths["correlations"], f"{title}: rank correlation with {accuracy}")
 
     n_archs = len(frame)
@@ -445,6 +492,9 @@ def write_report(
         "## Plots",
         "",
         f"![Proxy score vs {accuracy}]({SCATTER_PNG})",
+        "",
+        f"Zoomed on the top 95% of accuracies (the few failed architectures left out): "
+        f"[{SCATTER_ZOOM_PNG}]({SCATTER_ZOOM_PNG})",
         "",
         f"![Rank correlation per proxy]({CORRELATIONS_PNG})",
         "",

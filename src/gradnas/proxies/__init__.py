@@ -39,13 +39,20 @@ def score(
     differentiate or perturb the input are NaN), integer labels `y` (n,) and `num_classes`. `seed`
     fixes the coordinates sampled by the GT-NAS proxies and every random draw; `thin` is the network
     that `linear_regions` counts on (TE-NAS; without it, the model on the probe batch). The model is
-    not modified.
+    not modified. A proxy that this model does not allow (say, per-sample gradients through a
+    BatchNorm over a 1×1 map) is NaN with the reason and the others are computed; when no proxy
+    can be computed at all, the first reason is raised as a GradnasError.
     """
     infos = get_proxies(proxies)
     probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed, thin=thin)
     for info in infos:
         probe.require(*info.ingredients)
-    return {info.name: evaluate(info, probe) for info in infos}
+    scores = {info.name: evaluate(info, probe) for info in infos}
+    failures = {str(e): e for e in probe.failed.values()}
+    if failures and all(s.reason in failures for s in scores.values()):
+        # nothing could be computed: most likely the batch does not fit the model; say so
+        raise next(iter(failures.values()))
+    return scores
 
 
 __all__ = [

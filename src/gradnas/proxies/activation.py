@@ -1,4 +1,4 @@
-"""Baselines read from activations, the NTK and the perturbation response (SPEC §3)."""
+"""Baselines read from activations, the NTK and the perturbation response."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Ingredients with ordinary batch semantics, for the zero-cost baselines (SPEC §3).
+"""Ingredients with ordinary batch semantics, for the zero-cost baselines.
 
 Unlike the per-sample sweep, these run the probe batch through a train-mode copy with BatchNorm
 using the batch's statistics, as the zero-cost-proxy literature does.

@@ -1,5 +1,5 @@
 """Ingredients for the trainability and expressivity baselines: TE-NAS's NTK and linear regions,
-and Zen-NAS's perturbation response (SPEC §3). All use train-mode, batch-statistics BatchNorm.
+and Zen-NAS's perturbation response. All use train-mode, batch-statistics BatchNorm.
 """
 
 from __future__ import annotations

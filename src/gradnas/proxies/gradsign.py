@@ -1,4 +1,4 @@
-"""GradSign (paper 002, Algorithm 1): the density of sample-wise local optima."""
+"""GradSign (Zhang & Jia, ICLR 2022, arXiv 2110.08616, Alg. 1): the density of sample-wise local optima."""
 
 from .registry import proxy
 

@@ -1,5 +1,5 @@
-"""Gradient kernels: KNAS's mean of the Gram matrix (paper 001) and GT-NAS's gradient
-correlation, value and kernel (paper 000)."""
+"""Gradient kernels: KNAS's mean of the Gram matrix (KNAS, ICML 2021, arXiv 2111.13293) and GT-NAS's gradient
+correlation, value and kernel (GT-NAS, ICLR 2021 submission)."""
 
 import torch
 
@@ -39,7 +39,7 @@ def knas(probe) -> float:
 
 
 def _gt_layers(probe) -> list[torch.Tensor]:
-    """μ = 50 samples × θ = 50 sampled coordinates per scored layer (paper 000, §3)."""
+    """μ = 50 samples × θ = 50 sampled coordinates per scored layer (GT-NAS §3)."""
     _need_samples(probe, GT_COORDS, "GT-NAS")
     return [g[:GT_COORDS] for g in probe["sampled_columns"].values()]
 

@@ -44,7 +44,7 @@ class UnsupportedModel(GradnasError):
 
 
 def scored_parameter_names(model: nn.Module) -> list[str]:
-    """Names of the `weight` of every Conv2d and Linear, in `model.modules()` order (SPEC §1)."""
+    """Names of the `weight` of every Conv2d and Linear, in `model.modules()` order."""
     names = {id(p): n for n, p in model.named_parameters()}
     scored = []
     for module in model.modules():

@@ -210,6 +210,7 @@ class Probe:
         self.engine_used: str | None = None
         self._required: set[str] = set()
         self._cache: dict[str, object] = {}
+        self.failed: dict[str, GradnasError] = {}  # ingredient -> why this model does not allow it
 
     @property
     def inputs(self) -> torch.Tensor:
@@ -234,12 +235,28 @@ class Probe:
         self._required.update(names)
 
     def __getitem__(self, name: str):
+        """The ingredient `name`, computed once. One this model does not allow (say, per-sample
+        gradients through a BatchNorm over a 1×1 map) is Undefined: every proxy that reads it is NaN
+        with the reason, and the proxies that do not read it are still computed."""
+        if name in self.failed:
+            raise Undefined(str(self.failed[name]))
         if name not in self._cache:
             self.require(name)
-            if name in DIRECT:
-                self._cache[name] = DIRECT[name](self)
-            else:
-                self._sweep(sorted(n for n in self._required - self._cache.keys() if n in SWEEPS))
+            names = (
+                [name]
+                if name in DIRECT
+                else sorted(n for n in self._required - self._cache.keys() if n in SWEEPS)
+            )
+            try:
+                if name in DIRECT:
+                    self._cache[name] = DIRECT[name](self)
+                else:
+                    self._sweep(names)
+            except UnsupportedModel:
+                raise  # the fast engine was asked for by name
+            except GradnasError as why:
+                self.failed.update(dict.fromkeys(names, why))
+                raise Undefined(str(why)) from why
         return self._cache[name]
 
     def _sweep(self, names: list[str]) -> None:

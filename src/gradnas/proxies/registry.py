@@ -48,6 +48,11 @@ class ProxyInfo:
 PROXIES: dict[str, ProxyInfo] = {}
 
 
+def first_paragraph(doc: str) -> str:
+    """The text up to the first blank line, joined into one line (a whole sentence, never cut)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
 def proxy(
     name: str,
     *,
@@ -58,12 +63,12 @@ def proxy(
     version: str = "1",
     paper: str = "",
 ):
-    """Register `fn(probe) -> float` as proxy `name`; its docstring's first line is the summary."""
+    """Register `fn(probe) -> float` as proxy `name`; its docstring's first paragraph is the summary."""
 
     def register(fn: Callable) -> Callable:
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} registered twice")
-        summary = (fn.__doc__ or "").strip().split("\n")[0]
+        summary = first_paragraph(fn.__doc__ or "")
         PROXIES[name] = ProxyInfo(
             name, fn, tuple(ingredients), higher_is_better, needs_labels, batch_size, version, summary, paper
         )

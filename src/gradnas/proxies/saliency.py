@@ -1,4 +1,4 @@
-"""Gradient-saliency baselines of the zero-cost-proxy literature (SPEC §3), on one batch with
+"""Gradient-saliency baselines of the zero-cost-proxy literature (arXiv 2101.08134), on one batch with
 ordinary (batch-statistics) BatchNorm, summed over the scored layers."""
 
 from .registry import proxy
@@ -39,5 +39,5 @@ def grasp(probe) -> float:
 @proxy("fisher", ingredients=["fisher_terms"], batch_size=64, paper="Turner et al., ICLR 2020")
 def fisher(probe) -> float:
     """Σ over Conv2d/Linear layers and output channels of F_k · fan_in, F_k = ½ mean_n s_nk²,
-    s_nk = Σ_positions a·∂L/∂a of the layer's output a (SPEC §3)."""
+    s_nk = Σ_positions a·∂L/∂a of the layer's output a."""
     return sum(float(f.sum()) * fan_in for f, fan_in in probe["fisher_terms"])

@@ -7,6 +7,7 @@ run killed at any moment loses only the architectures that were in flight.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -22,17 +23,21 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _one_thread() -> None:
-    """Workers split the cores between them; several torch threads each would oversubscribe."""
-    torch.set_num_threads(1)
+def _one_thread(threads: int = 1) -> None:
+    """Workers split the cores between them; several torch threads each would oversubscribe.
+    Ctrl-C is the parent's to handle: a worker ignores it, and the parent stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
 
 
-def _local(tasks: list[ScoreTask], workers: int) -> Iterator[TaskResult]:
+def _local(tasks: list[ScoreTask], workers: int, threads: int) -> Iterator[TaskResult]:
     if workers == 1:
         yield from map(run_task, tasks)
         return
     # spawn: a forked child of a process that already ran torch ops can deadlock in its thread pool
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+    context = get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread, initargs=(threads,))
+    try:
         pending = {pool.submit(run_task, t) for t in tasks[: 2 * workers]}
         queued = iter(tasks[2 * workers :])
         while pending:
@@ -42,6 +47,12 @@ def _local(tasks: list[ScoreTask], workers: int) -> Iterator[TaskResult]:
                 nxt = next(queued, None)
                 if nxt is not None:
                     pending.add(pool.submit(run_task, nxt))
+    except BaseException:  # an interrupt or an error: stop the workers now, not after their tasks
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _ray(tasks: list[ScoreTask], address: str | None, workers: int) -> Iterator[TaskResult]:
@@ -76,13 +87,16 @@ def execute(
     ray_address: str | None = None,
     progress: bool = True,
     description: str = "scoring",
+    threads: int = 1,
 ) -> Iterator[TaskResult]:
-    """Run `tasks`, yielding each result as it finishes, with a progress bar on stderr."""
+    """Run `tasks`, yielding each result as it finishes, with a progress bar on stderr. Worker
+    processes compute with `threads` torch threads each (this process keeps its own setting)."""
     tasks = list(tasks)
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise GradnasError(f"workers must be at least 1, got {workers}")
-    results = _ray(tasks, ray_address, workers) if ray else _local(tasks, min(workers, max(1, len(tasks))))
+    local = min(workers, max(1, len(tasks)))
+    results = _ray(tasks, ray_address, workers) if ray else _local(tasks, local, threads)
     with tqdm(total=len(tasks), desc=description, unit="arch", disable=not progress or not tasks) as bar:
         for result in results:
             bar.update()

@@ -1,4 +1,4 @@
-"""Sample-based searches over any SearchSpace (SPEC §6). Each runs until the objective's clock
+"""Sample-based searches over any SearchSpace. Each runs until the objective's clock
 raises Exhausted; with a `screen` it becomes its proxy-assisted G-variant (GradSign App. A.5)."""
 
 from __future__ import annotations

@@ -27,7 +27,10 @@ class StoredScores:
     from the store at `path`; archs without a score are computed (and stored) when asked for,
     or are an error when `compute` is off."""
 
-    def __init__(self, name: str, path, space: str, spec: ProbeSpec, *, compute: bool = True):
+    def __init__(
+        self, name: str, path, space: str, spec: ProbeSpec, *, compute: bool = True, progress: bool = False
+    ):
+        self.name, self.progress, self._bar = name, progress, None
         self.members = parse_ensemble(name) if name.startswith(PREFIX) else {name: 1.0}
         self.infos = {info.name: info for info in get_proxies(self.members)}
         self.directions = {name: info.higher_is_better for name, info in self.infos.items()}
@@ -65,6 +68,17 @@ class StoredScores:
             for row in rows:
                 self._keep(row.key.proxy, arch, row.value, row.seconds)
             self.store.put_many(rows)
+            self._count()
+
+    def _count(self) -> None:
+        """One more architecture scored: a running count on stderr when progress is on."""
+        if not self.progress:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc=f"computing {self.name} scores (stored for reuse)", unit="arch")
+        self._bar.update()
 
     def __call__(self, archs: Sequence[str]) -> tuple[np.ndarray, float]:
         self._fill(archs)

@@ -1,4 +1,4 @@
-"""The NAS-Bench-101 cell space (Ying et al. 2019; SPEC §4): DAG cells of at most 7 vertices.
+"""The NAS-Bench-101 cell space (Ying et al., ICML 2019, arXiv 1902.09635): DAG cells of at most 7 vertices.
 
 A cell is an upper-triangular adjacency matrix over vertices 0 (input) .. V-1 (output) plus one
 op per interior vertex (conv3x3-bn-relu, conv1x1-bn-relu, maxpool3x3), with at most 9 edges.

@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 cell space (SPEC §4): 6 edges, 5 ops, 5**6 = 15,625 architectures.
+"""The NAS-Bench-201 cell space (arXiv 2001.00326): 6 edges, 5 ops, 5**6 = 15,625 architectures.
 
 `build` reproduces the benchmark's own network so that parameter counts (1,531,546 for the
 all-`nor_conv_3x3` CIFAR-10 net) and gradient-based scores match the published setting.
@@ -299,7 +299,7 @@ class NB201Space:
         return [NB201Arch.from_index(int(i)) for i in idx]
 
     def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
-        """Uniform edge, then a uniform op among the 4 other ops on it (SPEC §6 evolution)."""
+        """Uniform edge, then a uniform op among the 4 other ops on it (regularized evolution's mutation)."""
         arch, rng = as_arch(arch), check_rng(rng)
         e = int(rng.integers(NUM_EDGES))
         ops = list(arch.ops)

@@ -1,5 +1,5 @@
 """Skip-connection spaces over a stack of transformer encoder layers, for text classification
-(GT-NAS, paper 000 §7.1; KNAS, paper 001 §8.2 and Figure 5).
+(GT-NAS, ICLR 2021 submission, §7.1; KNAS, ICML 2021, arXiv 2111.13293, §8.2 and Figure 5).
 
 Both papers fix the depth and split the stack into consecutive *cells* of `length` layers, 2 to
 11, wired by one of three connection patterns: 10 architectures per pattern, one per length
@@ -17,7 +17,7 @@ module reads it as follows.
 - lookahead: a cell's last layer reads the average of the outputs of all the cell's earlier
   layers (Fig. 5: "all inner outputs", so not the cell's input).
 - densenet: a cell's first layer reads the average of the embedding and the outputs of all
-  previous cells (DenseNet's concatenation replaced by the average, paper 000 §7.1).
+  previous cells (DenseNet's concatenation replaced by the average, GT-NAS §7.1).
 - An output is averaged in once even when a rule names it twice, so at L = 2 highway and
   lookahead are the plain chain and at L = 3 they coincide; like the papers' counts, the spaces
   still list them as distinct architectures.
