@@ -11,7 +11,8 @@ probe batch, this times, on the CPU it runs on:
   (c) nine       ``score(model, batch, SEED_PROXIES)`` with the default engine -- all nine seed
                  proxies from one shared per-sample pass;
   (d) gradsign   ``score(model, batch, ["gradsign"])`` alone, to show one proxy against nine;
-  (e) loop9      optionally (``--with-loop-proxies``), the nine proxies with ``engine="loop"``.
+  (e) fast9      optionally (``--compare-engines``), the nine proxies with ``engine="fast"``;
+  (f) loop9      and with ``engine="loop"`` (``auto`` picks one of the two per model).
 
 Absolute seconds depend on the machine, its load and the thread count, so the figures that
 matter are the *ratios* to (a), measured in the same run on the same model a moment apart. The
@@ -50,7 +51,8 @@ from gradnas.run.tasks import build_model
 from gradnas.spaces import get_space
 
 # Timed stages, in column order; ratios are taken against "batched".
-STAGES = ["batched", "loop", "nine", "gradsign", "loop9"]
+STAGES = ["batched", "loop", "nine", "gradsign", "fast9", "loop9"]
+OPTIONAL = ("fast9", "loop9")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1, help="runs per timing; the minimum is kept")
     p.add_argument("--out", default="results/speed.csv", help="CSV of per-architecture rows")
     p.add_argument(
-        "--with-loop-proxies", action="store_true",
-        help="also time the nine proxies with engine='loop' (slow)",
+        "--compare-engines", action="store_true",
+        help="also time the nine proxies with engine='fast' and with engine='loop' (slow)",
     )
     return p.parse_args(argv)
 
@@ -132,8 +134,9 @@ def measure(model: nn.Module, batch, args: argparse.Namespace) -> dict[str, obje
         "nine": (lambda: nine(model, batch), None),
         "gradsign": (lambda: one(model, batch), None),
     }
-    if args.with_loop_proxies:
-        loop9 = ScoreRun(SEED_PROXIES, "loop", args.seed)
+    if args.compare_engines:
+        fast9, loop9 = ScoreRun(SEED_PROXIES, "fast", args.seed), ScoreRun(SEED_PROXIES, "loop", args.seed)
+        work["fast9"] = (lambda: fast9(model, batch), None)
         work["loop9"] = (lambda: loop9(model, batch), None)
     row: dict[str, object] = {}
     for key, (fn, before) in work.items():
@@ -200,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     space = get_space(args.space)
     batch = probe_batch(args.dataset, batch_size=args.batch_size, seed=args.seed)
     archs = space.sample_many(args.archs, np.random.default_rng(args.seed), unique=True)
-    stages = [key for key in STAGES if key != "loop9" or args.with_loop_proxies]
+    stages = [key for key in STAGES if key not in OPTIONAL or args.compare_engines]
 
     def build(arch) -> nn.Module:
         return build_model(args.space, space.format(arch), batch, args.seed)

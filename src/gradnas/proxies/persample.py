@@ -115,13 +115,14 @@ def loop_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[
 # NB201 (16-64 channels) the loop costs several times the fast engine. A batch-of-one pass is only
 # efficient when its convolutions are wide, so `auto` takes the loop from this width up.
 LOOP_MIN_WIDTH = 128
-LOOP_MAX_BYTES = 2 * 2**30  # the loop holds all n per-sample gradients at once
+LOOP_MAX_BYTES = 4 * 2**30  # the loop holds all n per-sample gradients at once
 
 
 def prefers_loop(model: nn.Module, names: list[str], n: int, itemsize: int) -> bool:
     """Whether the reference loop should beat the fast engine on `model` (see LOOP_MIN_WIDTH):
     the scored convolutions' parameter-weighted mean input width per group is at least
-    LOOP_MIN_WIDTH, and the n per-sample gradients of `names` fit in LOOP_MAX_BYTES."""
+    LOOP_MIN_WIDTH, and the n per-sample gradients of `names` fit in LOOP_MAX_BYTES (4 GiB: an
+    NB101 cell of up to 8 M parameters at batch 128)."""
     params = dict(model.named_parameters())
     if n * sum(params[name].numel() for name in names) * itemsize > LOOP_MAX_BYTES:
         return False
