@@ -3,6 +3,7 @@
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from tiny_nets import full_matrices
@@ -197,3 +198,23 @@ def test_auto_engine_keeps_the_fast_engine_when_the_loop_would_not_fit(monkeypat
     assert persample.prefers_loop(net, names, 4, 8)
     monkeypatch.setattr(persample, "LOOP_MAX_BYTES", 4 * numel * 8 - 1)
     assert not persample.prefers_loop(net, names, 4, 8)
+
+
+def test_auto_engine_choice_on_the_benchmark_networks():
+    """NB201 (16-64 channels) keeps the fast engine; NB101's reference network (128-512 channels)
+    and NB301's (cell inputs of 128-512 channels) take the loop at batch 128 while their per-sample
+    gradients fit: a 12 M-parameter NB101 cell does not (6 GiB), so it keeps the fast engine."""
+    cells = {
+        "nb201": ARCHS[0],
+        "nb101": "ops=conv1x1,maxpool3x3;edges=0-1,1-2,2-3",
+        "nb101_big": "ops=conv3x3,conv1x1,maxpool3x3;edges=0-1,0-2,1-3,2-3,3-4",
+        "nb301": str(get_space("nb301").sample(np.random.default_rng(0))),
+    }
+    with torch.device("meta"):
+        spaces = {name: get_space(name.removesuffix("_big")) for name in cells}
+        nets = {name: spaces[name].build(spaces[name].parse(text)) for name, text in cells.items()}
+    chosen = {
+        name: persample.prefers_loop(net, persample.scored_parameter_names(net), 128, 4)
+        for name, net in nets.items()
+    }
+    assert chosen == {"nb201": False, "nb101": True, "nb101_big": False, "nb301": True}

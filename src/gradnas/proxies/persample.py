@@ -110,10 +110,11 @@ def loop_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[
         yield Block(name, 0, torch.stack(row))
 
 
-# Measured on NB101 (128-512 channels, batch 64, 1 thread, process CPU seconds, 3 cells): nine
-# seed proxies cost 2.76x a batched pass through the fast engine and 1.93x through the loop; on
-# NB201 (16-64 channels) the loop costs several times the fast engine. A batch-of-one pass is only
-# efficient when its convolutions are wide, so `auto` takes the loop from this width up.
+# Measured (batch 64, 1 thread, process CPU seconds): the nine seed proxies cost 2.76x a batched
+# pass through the fast engine and 1.93x through the loop on NB101 (128-512 channels, 3 cells),
+# 1.75-2.42x and 1.18-1.55x on NB301 (cell inputs of 128-512 channels, 2 cells); on NB201
+# (16-64 channels) the loop costs more than the fast engine. A batch-of-one pass is efficient only
+# when its convolutions are wide, so `auto` takes the loop from this width up.
 LOOP_MIN_WIDTH = 128
 LOOP_MAX_BYTES = 4 * 2**30  # the loop holds all n per-sample gradients at once
 
