@@ -1,8 +1,8 @@
 """Per-proxy ranking quality on a benchmark, and an ensemble chosen on one half, reported on the other.
 
-Reads finished `gradnas correlate` studies of one benchmark (any number of output directories,
-e.g. cheap and expensive proxies scored separately) and joins their `scores.csv` on the archs
-they all scored.
+Reads `gradnas correlate` studies of one benchmark (any number of output directories, e.g. cheap
+and expensive proxies scored separately; finished or still running) and joins their stored scores
+on the archs they all scored.
 Prints, per proxy: signed Spearman ρ and Kendall τ with the ground truth, NaN count and, where
 the benchmark carries its own scores (NAS-Bench-Suite-Zero), that score's ρ and its agreement with
 ours. Then the architectures are split in two halves (seeded); every ensemble of 1..k members is
@@ -31,21 +31,32 @@ from scipy.stats import kendalltau, spearmanr
 
 from gradnas.benchmarks import load_benchmark
 from gradnas.benchmarks.suite_zero import gradnas_name
-from gradnas.correlate import Study
+from gradnas.correlate import STORE_FILE, Study, scores_frame
 from gradnas.evaluate.ensemble import ensemble_scores
 from gradnas.proxies import PROXIES
+from gradnas.run.store import Store
+
+
+def study_scores(directory: str) -> pd.DataFrame:
+    """A study's scores and accuracy, one row per arch with every score stored (so a study still
+    running contributes the archs it has finished)."""
+    study = Study.load(Path(directory))
+    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    with Store(Path(directory) / STORE_FILE) as store:
+        frame = scores_frame(study, store, benchmark, scored_only=True)
+    return frame[["arch", *study.proxies, "accuracy"]].set_index("arch")
 
 
 def joined(dirs: list[str]) -> tuple[pd.DataFrame, Study]:
     """The studies' scores joined on the archs they all scored (their ground truth must agree)."""
-    frames = [pd.read_csv(Path(d) / "scores.csv").set_index("arch") for d in dirs]
+    frames = [study_scores(d) for d in dirs]
     common = sorted(set.intersection(*(set(f.index) for f in frames)))
     base = frames[0].loc[common]
     for other in frames[1:]:
         other = other.loc[common]
         if not np.allclose(other["accuracy"], base["accuracy"]):
             raise SystemExit(f"studies {dirs} disagree on the ground truth")
-        base = base.join(other.drop(columns="accuracy"), how="left", rsuffix="_dup")
+        base = base.join(other.drop(columns="accuracy"), how="left")
     return base.reset_index(), Study.load(Path(dirs[0]))
 
 

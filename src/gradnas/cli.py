@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from . import __version__
 from .errors import DataNotFound, GradnasError
@@ -246,8 +247,14 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings (an engine fallback, merged benchmark rows) as one line, like errors."""
+    return f"gradnas: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    warnings.formatwarning = one_line_warning
     try:
         commands = importlib.import_module(".commands", __package__)
         getattr(commands, args.run)(args)

@@ -140,8 +140,10 @@ def stored_count(out_dir: str | Path) -> tuple[int, int]:
     return len(tasks) - len(todo), len(tasks)
 
 
-def scores_frame(study: Study, store: Store, benchmark) -> pd.DataFrame:
-    """One row per architecture of the study: its proxy scores and its ground-truth accuracy."""
+def scores_frame(study: Study, store: Store, benchmark, *, scored_only: bool = False) -> pd.DataFrame:
+    """One row per architecture of the study: its proxy scores and its ground-truth accuracy.
+    A study still running has archs without every score: an error, or with `scored_only` the
+    rows of the archs whose scores are all stored (to look at a long run before it ends)."""
     archs = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
     wanted = {k: (k.arch, k.proxy) for t in archs for k in score_keys(t)}
     spec = study.probe
@@ -158,6 +160,9 @@ def scores_frame(study: Study, store: Store, benchmark) -> pd.DataFrame:
     frame = pd.DataFrame({"arch": [t.arch for t in archs]})
     for name in study.proxies:
         frame[name] = [values.get((a, name), (np.nan, None))[0] for a in frame["arch"]]
+    done = [all((a, p) in values for p in study.proxies) for a in frame["arch"]]
+    if scored_only:
+        frame = frame[done].reset_index(drop=True)
     missing = sum((a, p) not in values for a in frame["arch"] for p in study.proxies)
     if missing:
         raise GradnasError(f"{missing} scores of this study are not stored yet; re-run `gradnas correlate`")
