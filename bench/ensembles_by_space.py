@@ -13,7 +13,10 @@ same orientations) whose worst selection-half ρ over the spaces is highest, and
 out on each.
 
     python bench/ensembles_by_space.py --study nb101=results/nb101-cheap --study nb101=results/nb101-grad \\
-        --study nb301=results/nb301-cheap --max-members 3
+        --study nb301=results/nb301-cheap --max-members 3 [--save docs/data]
+
+A study directory may also hold just `study.json` and `scores.csv.gz` (what `--save` writes), so
+the figures can be rebuilt without recomputing any score.
 """
 
 from __future__ import annotations
@@ -31,20 +34,32 @@ from scipy.stats import kendalltau, spearmanr
 
 from gradnas.benchmarks import load_benchmark
 from gradnas.benchmarks.suite_zero import gradnas_name
-from gradnas.correlate import STORE_FILE, Study, scores_frame
+from gradnas.correlate import STORE_FILE, STUDY_FILE, Study, scores_frame
 from gradnas.evaluate.ensemble import ensemble_scores
 from gradnas.proxies import PROXIES
 from gradnas.run.store import Store
 
+COPY = "scores.csv.gz"
+
 
 def study_scores(directory: str) -> pd.DataFrame:
     """A study's scores and accuracy, one row per arch with every score stored (so a study still
-    running contributes the archs it has finished)."""
+    running contributes the archs it has finished); from its store, or else from the compact copy
+    `scores.csv.gz` kept beside its `study.json` (see `--save`)."""
     study = Study.load(Path(directory))
+    if not (Path(directory) / STORE_FILE).is_file():
+        return pd.read_csv(Path(directory) / COPY).set_index("arch")
     benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
     with Store(Path(directory) / STORE_FILE) as store:
         frame = scores_frame(study, store, benchmark, scored_only=True)
     return frame[["arch", *study.proxies, "accuracy"]].set_index("arch")
+
+
+def save_copy(directory: str, into: Path) -> None:
+    """Keep a study's configuration and scores compactly (study.json, scores.csv.gz) in `into`."""
+    into.mkdir(parents=True, exist_ok=True)
+    (into / STUDY_FILE).write_text((Path(directory) / STUDY_FILE).read_text())
+    study_scores(directory).reset_index().to_csv(into / COPY, index=False, float_format="%.9g")
 
 
 def joined(dirs: list[str]) -> tuple[pd.DataFrame, Study]:
@@ -125,12 +140,15 @@ def main() -> None:
     parser.add_argument("--max-members", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top", type=int, default=5)
+    parser.add_argument("--save", type=Path, help="also keep each study compactly under SAVE/<its name>")
     args = parser.parse_args()
     print("$ python " + shlex.join(sys.argv))
     groups: dict[str, list[str]] = defaultdict(list)
     for item in args.study:
         space, _, directory = item.partition("=")
         groups[space].append(directory)
+        if args.save:
+            save_copy(directory, args.save / Path(directory).name)
     data = {}
     for space, dirs in groups.items():
         frame, study = joined(dirs)
