@@ -8,7 +8,7 @@ from torch import nn
 from . import activation, cost, gradalign, gradsign, kernel, saliency  # noqa: F401  (registers proxies)
 from .expressivity import ThinNetwork
 from .probe import Probe
-from .registry import PROXIES, ProxyInfo, Score, evaluate, get_proxies, proxy
+from .registry import PROXIES, NonFinite, ProxyInfo, Score, evaluate, get_proxies, proxy
 
 SEED_PROXIES = (
     "gradsign",
@@ -48,7 +48,7 @@ def score(
     for info in infos:
         probe.require(*info.ingredients)
     scores = {info.name: evaluate(info, probe) for info in infos}
-    failures = {str(e): e for e in probe.failed.values()}
+    failures = {str(e): e for e in probe.failed.values() if not isinstance(e, NonFinite)}
     if failures and all(s.reason in failures for s in scores.values()):
         # nothing could be computed: most likely the batch does not fit the model; say so
         raise next(iter(failures.values()))

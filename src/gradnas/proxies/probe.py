@@ -7,6 +7,7 @@ the matrix's column blocks, so nine proxies cost about what one does.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 
@@ -35,11 +36,24 @@ from .persample import (
     probe_copy,
     scored_parameter_names,
 )
-from .registry import Undefined
+from .registry import NonFinite, Undefined
 
 ENGINES = ("auto", "fast", "loop")
 KNAS_TENSORS, KNAS_COORDS = 11, 50  # the KNAS reference code's first 11 tensors, first 50 coords
 GT_COORDS = 50  # θ in GT-NAS: coordinates sampled per layer
+
+
+def non_finite(value) -> bool:
+    """Whether an ingredient holds a NaN or an infinity anywhere (tensors, floats, containers)."""
+    if isinstance(value, torch.Tensor):
+        return value.is_floating_point() and not bool(torch.isfinite(value).all())
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(map(non_finite, value.values()))
+    if isinstance(value, (list, tuple)):
+        return any(map(non_finite, value))
+    return False
 
 
 class _Reducer:
@@ -216,7 +230,11 @@ class Probe:
     def inputs(self) -> torch.Tensor:
         """The batch's inputs for a forward pass: images in the probe's dtype, token ids as int64."""
         x = self.batch.x
-        return x.to(self.dtype) if x.is_floating_point() else x
+        if not x.is_floating_point():
+            return x
+        if non_finite(x):
+            raise Undefined("the probe batch holds NaN or infinite inputs")
+        return x.to(self.dtype)
 
     def continuous_inputs(self, what: str) -> torch.Tensor:
         """`inputs`, for ingredients that differentiate or perturb them: on token ids there is no
@@ -249,7 +267,10 @@ class Probe:
             )
             try:
                 if name in DIRECT:
-                    self._cache[name] = DIRECT[name](self)
+                    value = DIRECT[name](self)
+                    if non_finite(value):
+                        raise NonFinite(f"{name} holds NaN or infinite values (model output or gradients)")
+                    self._cache[name] = value
                 else:
                     self._sweep(names)
             except UnsupportedModel:
@@ -264,6 +285,8 @@ class Probe:
         wanted = {p for r in reducers for p in r.wants}
         order = [p for p in self.numel if p in wanted]
         for block in self._blocks(order):
+            if non_finite(block.grads):
+                raise NonFinite(f"the per-sample gradients of {block.name} hold NaN or infinite values")
             for r in reducers:
                 if block.name in r.wants:
                     r.update(block)

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import unknown_choice
+from ..errors import GradnasError, unknown_choice
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class Score:
 
 class Undefined(Exception):
     """Raised by a proxy whose value does not exist for this model and batch (becomes NaN)."""
+
+
+class NonFinite(GradnasError):
+    """An ingredient holds NaN or infinite values: the proxies that read it are NaN with this reason
+    (the model and batch fit; this is not bad input)."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,14 @@ def get_proxies(names: Iterable[str]) -> list[ProxyInfo]:
 
 def evaluate(info: ProxyInfo, probe) -> Score:
     """Run one proxy on a probe; undefined or non-finite values become NaN with a reason."""
+    import torch  # the registry itself stays importable without it
+
     try:
         value = float(info.compute(probe))
     except Undefined as why:
         return Score(math.nan, str(why))
+    except torch.linalg.LinAlgError as why:  # an eigen or determinant step that does not converge
+        return Score(math.nan, f"linear algebra failed: {str(why).splitlines()[0]}")
     if not math.isfinite(value):
         return Score(math.nan, f"non-finite value ({value})")
     return Score(value)
