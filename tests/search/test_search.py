@@ -212,8 +212,11 @@ def test_campaign_resumes_and_drops_a_torn_last_line(tmp_path):
     (tmp_path / "histories.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:50])  # killed
     again = run_campaign(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, tmp_path)
     assert again == first
+    on_disk = [json.loads(x) for x in (tmp_path / "histories.jsonl").read_text().splitlines()]
+    assert [r["run"] for r in on_disk] == [0, 1, 2, 3]  # the torn line is gone, the rerun kept
+    assert on_disk == first
     changed = SearchConfig("rea", budget=None, max_evals=31, cost="fixed:10", runs=4)
-    with pytest.raises(GradnasError, match="different configuration"):
+    with pytest.raises(GradnasError, match=r"another configuration \(max_evals 30 there, 31 now\)"):
         run_campaign(TinySpace(), changed, tiny_accuracy, lambda a: 10.0, None, tmp_path)
 
 
