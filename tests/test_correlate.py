@@ -1,5 +1,6 @@
 """Correlation studies end to end: store-backed, resumable after `kill -9`, reports rebuilt."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -106,3 +107,56 @@ def test_an_unknown_metric_is_refused_before_scoring(nb101_tiny, tmp_path, capsy
     err = capsys.readouterr().err
     assert "unknown metric 'top1'" in err and "val_accuracy" in err
     assert not (tmp_path / "scores.sqlite").exists()
+
+
+def test_archs_draws_are_nested_for_a_seed_and_the_old_draw_is_one_option_away():
+    from gradnas.correlate import Study, study_archs
+
+    class Pool:
+        def archs(self):
+            return [f"a{i}" for i in range(100)]
+
+    small, large = (study_archs(Study(("gradsign",), archs=n), Pool()) for n in (5, 50))
+    assert large[:5] == small and len(set(large)) == 50
+    old = study_archs(Study(("gradsign",), archs=5, draw="choice"), Pool())
+    assert old == [f"a{i}" for i in np.random.default_rng(0).choice(100, 5, replace=False)]
+
+
+def test_runs_sharing_a_study_folder_merge_proxies_and_another_probe_is_refused(table, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(correlate_args(table, out, archs="4", proxies="gradsign")) == 0
+    assert main(correlate_args(table, out, archs="6", proxies="mgm")) == 0  # say, a concurrent run
+    err = capsys.readouterr().err
+    assert f"{out / 'study.json'} also covers gradsign of other runs" in err
+    assert list(pd.read_csv(out / "scores.csv").columns[:2]) == ["arch", "mgm"]  # its own report
+    saved = json.loads((out / "study.json").read_text())
+    assert saved["proxies"] == ["gradsign", "mgm"] and saved["archs"] == 6 and saved["draw"] == "nested"
+    assert main(["report", str(out)]) == 2  # gradsign is stored for 4 of the 6 archs only
+    assert "2 scores of this study are not stored yet" in capsys.readouterr().err
+    assert main(correlate_args(table, out, archs="6", proxies="gradsign")) == 0
+    assert main(["report", str(out)]) == 0
+    assert {"gradsign", "mgm"} <= set(pd.read_csv(out / "scores.csv").columns)
+    before, _ = (out / "study.json").read_text(), capsys.readouterr()
+    assert main([*correlate_args(table, out, archs="6", proxies="mgm"), "--batch-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "belongs to a run with another configuration (probe.batch_size 64 there, 32 now)" in err
+    assert len(err.splitlines()) == 1 and (out / "study.json").read_text() == before
+
+
+def test_a_study_saved_before_draws_keeps_its_archs_and_a_broken_one_is_one_line(table, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(correlate_args(table, out, archs="3", proxies="gradsign")) == 0
+    saved = json.loads((out / "study.json").read_text())
+    del saved["draw"]
+    (out / "study.json").write_text(json.dumps(saved))
+    from gradnas.correlate import Study
+
+    assert Study.load(out).draw == "choice"
+    assert main(correlate_args(table, out, archs="3", proxies="gradsign")) == 2
+    assert "draw 'choice' there, 'nested' now" in capsys.readouterr().err
+    assert main([*correlate_args(table, out, archs="3", proxies="gradsign"), "--arch-draw", "choice"]) == 0
+    for broken in ('{"proxies": ["gradsign"', '{"proxies": 3}', "[1, 2]"):
+        (out / "study.json").write_text(broken)
+        assert main(["report", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "study.json is not a" in err, err

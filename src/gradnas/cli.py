@@ -144,6 +144,13 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("correlate", help="score many archs (resumable store) and correlate with ground truth")
     p.add_argument("--archs", type=_archs_count, default=1000, help="how many, or 'all' (default: 1000)")
     p.add_argument(
+        "--arch-draw",
+        choices=("nested", "choice"),
+        default="nested",
+        help="nested: the first N of a seeded permutation, so a larger --archs extends a smaller one; "
+        "choice: the draw of studies made before it existed (default: nested)",
+    )
+    p.add_argument(
         "--proxies",
         type=_names,
         default=None,

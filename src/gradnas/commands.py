@@ -178,6 +178,7 @@ def correlate_(args) -> None:
         args.archs,
         _spec(args),
         ensembles=tuple(args.ensemble),
+        draw=args.arch_draw,
     )
     try:
         paths = correlate.run_study(

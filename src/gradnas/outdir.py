@@ -2,8 +2,8 @@
 resume guard, so a re-run resumes its own work and never silently takes over another configuration's.
 
 A directory's configuration file is claimed under an exclusive lock: the first run writes it, a run
-with the same configuration resumes, one that `extends` it (say, more proxies) replaces it, and any
-other is a one-line error naming the differences, with nothing written.
+with the same configuration resumes, one that can be merged with it (a correlation study with more
+proxies) extends it, and any other is a one-line error naming the differences, with nothing written.
 """
 
 from __future__ import annotations
@@ -79,18 +79,24 @@ def claim(
     path: Path,
     config: dict[str, Any],
     *,
-    extends: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None,
-) -> dict[str, Any] | None:
-    """Make the file `path` hold `config` (JSON-typed: lists, not tuples) and return what it held
-    before (None when the directory is new). Another configuration there is an error, unless
-    `extends(found, config)`: then `config` replaces it."""
+    merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Make the file `path` hold `config` (JSON-typed: lists, not tuples) and return what it holds
+    then. Another configuration there is an error naming the differences, unless `merge(found,
+    config)` combines them (it raises when they cannot be): then the combination is written."""
     with locked(path.parent):
         found = read_config(path) if path.exists() else None
-        if found is not None and found != config and not (extends and extends(found, config)):
+        if found == config:
+            return found
+        if found is None:
+            wanted = config
+        elif merge is None:
             raise refuse(path, found, config)
-        if found != config:
-            write_text(path, json.dumps(config, indent=2) + "\n")
-    return found
+        else:
+            wanted = merge(found, config)
+        if wanted != found:
+            write_text(path, json.dumps(wanted, indent=2) + "\n")
+    return wanted
 
 
 def drop_torn_tail(path: Path) -> None:
