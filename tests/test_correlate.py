@@ -160,3 +160,17 @@ def test_a_study_saved_before_draws_keeps_its_archs_and_a_broken_one_is_one_line
         assert main(["report", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "study.json is not a" in err, err
+
+
+def test_missing_ground_truth_is_refused_before_scoring_naming_the_rows(table, tmp_path, capsys):
+    frame = pd.read_csv(table)
+    frame.loc[[3, 5], "digits"] = np.nan
+    frame.to_csv(table, index=False)
+    out = tmp_path / "study"
+    assert main(correlate_args(table, out, proxies="gradsign")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        f"has no digits test_accuracy (NaN) for 2 of the 40 architectures: "
+        f"{frame['arch'][3]!r}, {frame['arch'][5]!r}"
+    ), err
+    assert not (out / "scores.sqlite").exists()

@@ -160,7 +160,9 @@ def run_study(
             f"score it with space {holds}"
         )
     benchmark.query(benchmark.archs()[0], study.target_dataset, study.metric)  # unknown names fail now
-    tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
+    archs = study_archs(study, benchmark)
+    _check_truth(benchmark, archs, study)
+    tasks = make_tasks(study.space, archs, study.probe, list(study.proxies))
     beyond = _beyond(study.claim(out), study)
     if log is not None and beyond:
         log(f"{out / STUDY_FILE} also covers {beyond} of other runs; `gradnas report {out}` shows all")
@@ -179,6 +181,18 @@ def run_study(
         ):
             store.put_many(stored_rows(result))
     return report(out, study)
+
+
+def _check_truth(benchmark, archs: list[str], study: Study) -> None:
+    """Every architecture must have a ground-truth value: found before scoring, not after."""
+    truth = np.asarray(benchmark.query_many(archs, study.target_dataset, study.metric), dtype=float)
+    missing = [a for a, value in zip(archs, truth) if not np.isfinite(value)]
+    if missing:
+        shown = ", ".join(repr(a) for a in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise GradnasError(
+            f"benchmark {benchmark.name!r} has no {study.target_dataset} {study.metric} (NaN) for "
+            f"{len(missing)} of the {len(archs)} architectures: {shown}"
+        )
 
 
 def stored_count(out_dir: str | Path) -> tuple[int, int]:
