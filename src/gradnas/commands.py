@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -18,10 +19,11 @@ import pandas as pd
 from . import api, correlate, search
 from .benchmarks import load_benchmark
 from .darts.run import config_from, run_darts
+from .errors import GradnasError
 from .models import load_factory
 from .proxies import PROXIES, SEED_PROXIES, get_proxies
 from .proxies.measured import WHERE, WHERE_SMALL, rho_text
-from .run.tasks import ProbeSpec, make_tasks, run_task
+from .run.tasks import DTYPES, ProbeSpec, make_tasks, run_task
 from .run.threads import use_threads
 from .spaces import get_space
 
@@ -82,7 +84,14 @@ def _rank_rows(args, threads: int) -> tuple[list, str]:
         candidates = {spec: load_factory(spec) for spec in args.models}
         batch = _spec(args).batch()
         try:
-            frame = api.rank(candidates, batch, args.proxies, sort_by=args.sort_by, seed=args.seed)
+            frame = api.rank(
+                candidates,
+                batch,
+                args.proxies,
+                sort_by=args.sort_by,
+                seed=args.seed,
+                dtype=DTYPES[args.dtype],
+            )
         except KeyboardInterrupt:
             raise Interrupted("nothing kept: your models are ranked in one go; run it again") from None
         return [frame], "models"
@@ -113,6 +122,15 @@ def _rank_rows(args, threads: int) -> tuple[list, str]:
     return rows, f"{args.space} archs"
 
 
+def _check_writable_file(path: Path) -> None:
+    """Refuse, before any scoring, an output file that could not be written."""
+    if path.is_dir():
+        raise GradnasError(f"--out {path} is a directory; give a file name, e.g. {path / 'ranked.csv'}")
+    folder = next((p for p in path.absolute().parents if p.exists()), Path("/"))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise GradnasError(f"--out {path}: cannot write into {folder}")
+
+
 def _write_csv(frame: pd.DataFrame, path: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -121,6 +139,8 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
 def rank(args) -> None:
     threads = use_threads(args.threads)
     api.check_sort_key(args.proxies, args.sort_by)  # before any scoring
+    if args.out:
+        _check_writable_file(Path(args.out))
     rows, what = _rank_rows(args, threads)
     frame = rows[0] if args.models else api.ranked_frame(rows, args.proxies, args.sort_by)
     if args.out:

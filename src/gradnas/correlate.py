@@ -21,7 +21,7 @@ from .errors import GradnasError, unknown_choice
 from .evaluate.ensemble import ensemble_scores, parse_ensemble
 from .evaluate.published import published_for
 from .evaluate.report import write_report
-from .outdir import claim, read_config, refuse
+from .outdir import claim, make_dir, read_config, refuse
 from .proxies import get_proxies
 from .run.executor import execute
 from .run.store import ScoreKey, Store
@@ -150,8 +150,7 @@ def run_study(
 ) -> dict[str, Path]:
     """Score what the store lacks (each architecture committed as it finishes), then report.
     `log` receives one line saying how much was already stored when the run resumes a study."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dir(Path(out_dir))
     benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
     holds = getattr(benchmark, "space", None)
     if holds not in (None, study.space):

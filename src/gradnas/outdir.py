@@ -62,12 +62,25 @@ def read_config(path: Path) -> dict[str, Any]:
     return found
 
 
+def make_dir(out: Path) -> Path:
+    """`out` as a directory that this process can write into (created if needed), or a one-line
+    error saying why not (a file of that name, no permission, a full disk)."""
+    if out.exists() and not out.is_dir():
+        raise GradnasError(f"{out} is a file, not a directory: choose a directory for the results")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise GradnasError(f"cannot create the directory {out}: {err.strerror or err}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise GradnasError(f"cannot write into {out}: permission denied")
+    return out
+
+
 @contextmanager
 def locked(out: Path) -> Iterator[None]:
     """An exclusive lock on the directory `out` (created if needed) for the `with` block."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        handle = (out / LOCK_FILE).open("a")
+        handle = (make_dir(out) / LOCK_FILE).open("a")
     except OSError as err:
         raise GradnasError(f"cannot write into {out}: {err.strerror or err}") from err
     with handle:

@@ -17,6 +17,16 @@ def positive_int(value: object, what: str, minimum: int = 1) -> int:
     return int(value)
 
 
+MAX_SEED = 2**32 - 1  # torch, numpy and the store agree on every seed up to here
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """`seed` as an int, if it is an integer (not a bool) in [0, MAX_SEED]."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise GradnasError(f"{what} must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
 def check_rng(rng: object) -> np.random.Generator:
     """`rng` itself, if it is a numpy Generator (seeding is the caller's choice, never implicit)."""
     if not isinstance(rng, np.random.Generator):

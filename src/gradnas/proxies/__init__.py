@@ -5,6 +5,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from ..errors import GradnasError
+from ..validate import check_seed
 from . import activation, cost, gradalign, gradsign, kernel, saliency  # noqa: F401  (registers proxies)
 from .expressivity import ThinNetwork
 from .probe import Probe
@@ -21,6 +23,24 @@ SEED_PROXIES = (
     "gradalign_1",
     "gradalign_2",
 )
+
+
+def check_inputs(model: object, batch: object, proxies: Iterable[str], seed: object) -> list[str]:
+    """What `score` is given, checked before any work (one line saying what is wrong); the proxy
+    names as a list."""
+    if not isinstance(model, nn.Module):
+        hint = "; call the factory, or give it to gradnas.rank" if callable(model) else ""
+        raise GradnasError(f"the model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+    if not all(hasattr(batch, field) for field in ("x", "y", "num_classes")):
+        raise GradnasError(
+            f"the batch must be a ProbeBatch (x, y, num_classes; see gradnas.probe_batch), "
+            f"got {type(batch).__name__}"
+        )
+    names = [] if isinstance(proxies, str) else list(proxies)
+    if not names:
+        raise GradnasError(f"proxies must be a non-empty list of names, got {proxies!r}")
+    check_seed(seed)
+    return names
 
 
 def score(
@@ -43,7 +63,7 @@ def score(
     BatchNorm over a 1×1 map) is NaN with the reason and the others are computed; when no proxy
     can be computed at all, the first reason is raised as a GradnasError.
     """
-    infos = get_proxies(proxies)
+    infos = get_proxies(check_inputs(model, batch, proxies, seed))
     probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed, thin=thin)
     for info in infos:
         probe.require(*info.ingredients)
