@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -54,6 +55,10 @@ def non_finite(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(map(non_finite, value))
     return False
+
+
+class UndeclaredIngredient(Exception):
+    """A proxy read an ingredient its registration does not name: a bug in the proxy, never NaN."""
 
 
 class _Reducer:
@@ -225,6 +230,17 @@ class Probe:
         self._required: set[str] = set()
         self._cache: dict[str, object] = {}
         self.failed: dict[str, GradnasError] = {}  # ingredient -> why this model does not allow it
+        self._declared: tuple[str, ...] | None = None  # while a proxy runs: what it declared
+
+    @contextmanager
+    def reading(self, info) -> Iterator[None]:
+        """While proxy `info` runs it may read only the ingredients it declared (an undeclared one
+        would cost a second engine pass, unplanned)."""
+        self._declared = info.ingredients
+        try:
+            yield
+        finally:
+            self._declared = None
 
     @property
     def inputs(self) -> torch.Tensor:
@@ -256,6 +272,8 @@ class Probe:
         """The ingredient `name`, computed once. One this model does not allow (say, per-sample
         gradients through a BatchNorm over a 1×1 map) is Undefined: every proxy that reads it is NaN
         with the reason, and the proxies that do not read it are still computed."""
+        if self._declared is not None and name not in self._declared:
+            raise UndeclaredIngredient(f"a proxy read {name!r} without declaring it among its ingredients")
         if name in self.failed:
             raise Undefined(str(self.failed[name]))
         if name not in self._cache:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import GradnasError, unknown_choice
@@ -52,6 +53,16 @@ class ProxyInfo:
 
 PROXIES: dict[str, ProxyInfo] = {}
 
+# Every ingredient a Probe can compute (probe.py's per-sample sweeps and direct ingredients; a test
+# keeps the two in step), so that a proxy naming another is refused when it is registered.
+INGREDIENTS = frozenset(
+    {
+        "sign_sum", "grad_sum", "class_gram", "class_sign_gram", "gram", "knas_columns", "sampled_columns",
+        "batch_grads", "relu_kernel", "synflow_saliency", "input_jacobian", "grasp_products", "fisher_terms",
+        "macs", "ntk_gram", "region_count", "zen_terms",
+    }
+)  # fmt: skip
+
 
 def first_paragraph(doc: str) -> str:
     """The text up to the first blank line, joined into one line (a whole sentence, never cut)."""
@@ -70,12 +81,18 @@ def proxy(
 ):
     """Register `fn(probe) -> float` as proxy `name`; its docstring's first paragraph is the summary."""
 
+    needs = tuple(ingredients)
+
     def register(fn: Callable) -> Callable:
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} registered twice")
+        unknown = sorted(set(needs) - INGREDIENTS)
+        if unknown:
+            known = ", ".join(sorted(INGREDIENTS))
+            raise ValueError(f"proxy {name!r} names unknown ingredients {unknown}; known: {known}")
         summary = first_paragraph(fn.__doc__ or "")
         PROXIES[name] = ProxyInfo(
-            name, fn, tuple(ingredients), higher_is_better, needs_labels, batch_size, version, summary, paper
+            name, fn, needs, higher_is_better, needs_labels, batch_size, version, summary, paper
         )
         return fn
 
@@ -92,12 +109,18 @@ def get_proxies(names: Iterable[str]) -> list[ProxyInfo]:
     return infos
 
 
+@contextmanager
+def _nothing():
+    yield
+
+
 def evaluate(info: ProxyInfo, probe) -> Score:
     """Run one proxy on a probe; undefined or non-finite values become NaN with a reason."""
     import torch  # the registry itself stays importable without it
 
     try:
-        value = float(info.compute(probe))
+        with probe.reading(info) if probe is not None else _nothing():
+            value = float(info.compute(probe))
     except Undefined as why:
         return Score(math.nan, str(why))
     except torch.linalg.LinAlgError as why:  # an eigen or determinant step that does not converge

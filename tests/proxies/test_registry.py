@@ -1,0 +1,34 @@
+"""The registry checks a proxy's ingredients when it is registered, and while it runs."""
+
+import dataclasses
+
+import pytest
+from torch import nn
+
+from gradnas import probe_batch
+from gradnas.proxies import PROXIES, Probe, evaluate, proxy
+from gradnas.proxies.probe import DIRECT, SWEEPS, UndeclaredIngredient
+from gradnas.proxies.registry import INGREDIENTS
+
+
+def test_the_registry_knows_exactly_the_ingredients_a_probe_computes():
+    assert INGREDIENTS == set(SWEEPS) | set(DIRECT)
+
+
+def test_an_unknown_ingredient_is_refused_at_registration():
+    with pytest.raises(ValueError, match=r"proxy 'typo' names unknown ingredients \['sign_summ'\]; known: "):
+
+        @proxy("typo", ingredients=["sign_summ"])
+        def typo(probe):
+            return 0.0
+
+    assert "typo" not in PROXIES
+
+
+def test_reading_an_undeclared_ingredient_is_a_bug_not_a_nan():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    probe = Probe(net, probe_batch("digits", batch_size=8, seed=0))
+    sneaky = dataclasses.replace(PROXIES["gradsign"], ingredients=("relu_kernel",))
+    with pytest.raises(UndeclaredIngredient, match="a proxy read 'sign_sum' without declaring it"):
+        evaluate(sneaky, probe)
+    assert evaluate(PROXIES["gradsign"], probe).ok  # the declared reading works on the same probe
