@@ -254,3 +254,18 @@ def test_stored_scores_compute_missing_ones_once_and_rank_ensembles_within_the_p
     synflow, _ = StoredScores("synflow", path, "nb201", spec, compute=False)(archs)
     ranks = (rankdata(expected) + rankdata(synflow)) / 2 / 3  # ties share their mean rank
     assert ensemble == pytest.approx(ranks)  # mean rank percentile within these three
+
+
+def test_reinforce_and_bohb_need_the_categorical_capability_and_say_so():
+    from gradnas.spaces import Categorical, get_space
+
+    assert isinstance(TinySpace(), Categorical) and isinstance(get_space("nb201"), Categorical)
+    assert isinstance(get_space("text"), Categorical) and not isinstance(get_space("nb101"), Categorical)
+    for algo, name in (("reinforce", "REINFORCE"), ("bohb", "BOHB")):
+        config = SearchConfig(algo, budget=None, max_evals=5, cost="fixed:10", runs=1)
+        with pytest.raises(GradnasError) as caught:
+            search_once(get_space("nb101"), config, tiny_accuracy, lambda a: 10.0, None, run=0)
+        assert str(caught.value) == (
+            f"{name} draws architectures decision by decision; the nb101 space has no categorical "
+            "decisions (decisions, encode, decode): use rs, rea, hb or knas"
+        )
