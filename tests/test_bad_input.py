@@ -1,5 +1,6 @@
 """Bad input found by fuzzing: a one-line error (exit code 2 on the command line), never a traceback."""
 
+import dataclasses
 import math
 
 import pytest
@@ -92,11 +93,13 @@ class TupleOut(nn.Module):
 def test_api_inputs_are_checked_with_one_line_errors():
     batch = probe_batch("digits", batch_size=16, seed=0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    empty = dataclasses.replace(batch, x=batch.x[:0], y=batch.y[:0], indices=())
     cases = [
         (lambda: score(None, batch, ["params"]), "the model must be a torch.nn.Module, got NoneType"),
         (lambda: score(lambda: net, batch, ["params"]), "got function; call the factory, or give it to"),
         (lambda: score(net, (batch.x, batch.y), ["params"]), "the batch must be a ProbeBatch"),
         (lambda: score(net, batch, []), "proxies must be a non-empty list of names, got []"),
+        (lambda: score(net, empty, ["params"]), "the probe batch is empty"),
         (lambda: score(net, batch, "params"), "proxies must be a non-empty list of names, got 'params'"),
         (lambda: score(net, batch, ["params"], seed=-1), "seed must be an integer from 0 to 4294967295"),
         (lambda: score(net, batch, ["params"], seed=1.5), "seed must be an integer from 0 to"),

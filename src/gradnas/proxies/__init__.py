@@ -36,6 +36,8 @@ def check_inputs(model: object, batch: object, proxies: Iterable[str], seed: obj
             f"the batch must be a ProbeBatch (x, y, num_classes; see gradnas.probe_batch), "
             f"got {type(batch).__name__}"
         )
+    if len(batch.y) == 0:
+        raise GradnasError("the probe batch is empty")
     names = [] if isinstance(proxies, str) else list(proxies)
     if not names:
         raise GradnasError(f"proxies must be a non-empty list of names, got {proxies!r}")
