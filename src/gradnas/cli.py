@@ -32,6 +32,9 @@ DARTS_DEFAULTS = {
     "C": 8,
     "N": 1,
 }
+PROXIES_HELP = (
+    "comma-separated (default: the seed proxies' readings that rank forwards; `gradnas proxies` lists all)"
+)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -125,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
         "--proxies",
         type=_names,
         default=None,
-        help="comma-separated (default: the nine seed proxies; `gradnas proxies` lists all)",
+        help=PROXIES_HELP,
     )
     p.add_argument("--json", action="store_true", help="print JSON (NaN as null, with reasons)")
     _quiet(p)
@@ -169,7 +172,7 @@ def parser() -> argparse.ArgumentParser:
         "--proxies",
         type=_names,
         default=None,
-        help="comma-separated (default: the nine seed proxies; `gradnas proxies` lists all)",
+        help=PROXIES_HELP,
     )
     p.add_argument(
         "--out", default="results", help="study directory: store, tables, plots (default: results)"

@@ -21,7 +21,7 @@ from .benchmarks import load_benchmark
 from .darts.run import config_from, run_darts
 from .errors import GradnasError
 from .models import load_factory
-from .proxies import PROXIES, SEED_PROXIES, get_proxies
+from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
 from .proxies.measured import WHERE, WHERE_SMALL, rho_text
 from .run.tasks import DTYPES, ProbeSpec, make_tasks, run_task
 from .run.threads import use_threads
@@ -46,7 +46,7 @@ def _json_number(value: float) -> float | None:
 
 def score(args) -> None:
     use_threads(args.threads)
-    proxies = args.proxies or list(SEED_PROXIES)
+    proxies = args.proxies or list(FORWARD_PROXIES)
     (task,) = make_tasks(args.space, [args.arch], _spec(args), proxies)
     task.spec.batch()  # bad data options fail here, before any message
     if not args.quiet:
@@ -190,7 +190,7 @@ def _print_report(paths: dict[str, Path]) -> None:
 def correlate_(args) -> None:
     threads = use_threads(args.threads)
     study = correlate.Study(
-        tuple(args.proxies or SEED_PROXIES),
+        tuple(args.proxies or FORWARD_PROXIES),
         args.space,
         args.benchmark,
         args.target,

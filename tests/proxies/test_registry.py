@@ -32,3 +32,16 @@ def test_reading_an_undeclared_ingredient_is_a_bug_not_a_nan():
     with pytest.raises(UndeclaredIngredient, match="a proxy read 'sign_sum' without declaring it"):
         evaluate(sneaky, probe)
     assert evaluate(PROXIES["gradsign"], probe).ok  # the declared reading works on the same probe
+
+
+def test_the_default_proxies_are_the_seed_readings_that_rank_forwards():
+    from gradnas.proxies import FORWARD_PROXIES, SEED_PROXIES, score
+    from gradnas.proxies.measured import NB201_RHO
+
+    forward = {n for n, (c10, c100, _) in NB201_RHO.items() if c10 > 0 and (c100 or 0) > 0}
+    assert set(FORWARD_PROXIES) <= forward
+    backwards = {n for n in SEED_PROXIES if n not in forward}
+    assert backwards == {"knas", "gt_correlation", "gradalign_1", "gradalign_2"}
+    assert not backwards & set(FORWARD_PROXIES)
+    assert {"gradalign_2_diverse", "gradalign_2_sign_diverse"} <= set(FORWARD_PROXIES)  # forward readings
+    assert score.__defaults__[0] == FORWARD_PROXIES
