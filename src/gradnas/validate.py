@@ -10,10 +10,13 @@ import numpy as np
 from gradnas.errors import GradnasError
 
 
-def positive_int(value: object, what: str, minimum: int = 1) -> int:
-    """`value` as an int, if it is an integer (not a bool) of at least `minimum`."""
+def positive_int(value: object, what: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """`value` as an int, if it is an integer (not a bool) of at least `minimum` (and at most
+    `maximum`)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise GradnasError(f"{what} must be an int >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise GradnasError(f"{what} must be an int <= {maximum}, got {value!r}")
     return int(value)
 
 
