@@ -93,6 +93,7 @@ class TupleOut(nn.Module):
 def test_api_inputs_are_checked_with_one_line_errors():
     batch = probe_batch("digits", batch_size=16, seed=0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    normed = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(64), nn.Linear(64, 10))  # no batch of one
     empty = dataclasses.replace(batch, x=batch.x[:0], y=batch.y[:0], indices=())
     cases = [
         (lambda: score(None, batch, ["params"]), "the model must be a torch.nn.Module, got NoneType"),
@@ -106,6 +107,7 @@ def test_api_inputs_are_checked_with_one_line_errors():
         (lambda: rank({"a": net}, batch, proxies=[]), "proxies must be a non-empty list of names"),
         (lambda: rank({"a": net}, batch, ["params"], seed=True), "seed must be an integer from 0 to"),
         (lambda: score(TupleOut(), batch, ["grad_norm"]), "must return one tensor of logits, got tuple"),
+        (lambda: score(normed, batch, ["gradsign"], engine="loop"), "Expected more than 1 value per channel"),
     ]
     for call, message in cases:
         with pytest.raises(GradnasError) as caught:

@@ -65,7 +65,7 @@ def forward_checked(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The model's logits, with a shape mismatch reported as bad input rather than deep inside."""
     try:
         logits = model(x)
-    except RuntimeError as err:
+    except (RuntimeError, ValueError) as err:  # ValueError: e.g. BatchNorm on one value per channel
         first = str(err).strip().splitlines()[0]
         raise GradnasError(f"the model cannot take a probe batch of shape {tuple(x.shape)}: {first}") from err
     if not isinstance(logits, torch.Tensor):
