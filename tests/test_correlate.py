@@ -173,3 +173,14 @@ def test_missing_ground_truth_is_refused_before_scoring_naming_the_rows(table, t
         f"{frame['arch'][3]!r}, {frame['arch'][5]!r}"
     ), err
     assert not (out / "scores.sqlite").exists()
+
+
+def test_a_table_can_be_labelled_as_validation_accuracy(table, tmp_path, capsys):
+    out = tmp_path / "study"
+    args = correlate_args(table, out, archs="3", proxies="params")
+    assert main([*args, "--metric", "val_accuracy"]) == 0
+    assert f"vs {table} digits val_accuracy" in (out / "report.md").read_text().splitlines()[0]
+    typo = [*correlate_args(table, tmp_path / "typo", archs="3", proxies="params"), "--metric", "val_acc"]
+    assert main(typo) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric of a table 'val_acc'; valid choices: test_accuracy, val_accuracy" in err

@@ -111,6 +111,11 @@ def _more(a: int | str, b: int | str) -> int | str:
     return "all" if "all" in (a, b) else max(int(a), int(b))
 
 
+def _benchmark(study: Study):
+    """The study's ground truth; a table's columns are taken to hold the study's metric."""
+    return load_benchmark(study.benchmark, study.probe.data_dir, table_metric=study.metric)
+
+
 def study_archs(study: Study, benchmark) -> list[str]:
     """Every architecture of the benchmark, or `archs` of them drawn without replacement."""
     pool = benchmark.archs()
@@ -151,7 +156,7 @@ def run_study(
     """Score what the store lacks (each architecture committed as it finishes), then report.
     `log` receives one line saying how much was already stored when the run resumes a study."""
     out = make_dir(Path(out_dir))
-    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    benchmark = _benchmark(study)
     holds = getattr(benchmark, "space", None)
     if holds not in (None, study.space):
         raise GradnasError(
@@ -198,7 +203,7 @@ def stored_count(out_dir: str | Path) -> tuple[int, int]:
     """(architectures with every score stored, architectures in the study) of a study folder."""
     out = Path(out_dir)
     study = Study.load(out)
-    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    benchmark = _benchmark(study)
     tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
     with Store(out / STORE_FILE) as store:
         todo = _missing(tasks, store.existing(k for t in tasks for k in score_keys(t)))
@@ -242,7 +247,7 @@ def report(out_dir: str | Path, study: Study | None = None) -> dict[str, Path]:
     `study`, by default the folder's whole study)."""
     out = Path(out_dir)
     study = study or Study.load(out)
-    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    benchmark = _benchmark(study)
     with Store(out / STORE_FILE) as store:
         frame = scores_frame(study, store, benchmark)
     infos = get_proxies(study.proxies)
