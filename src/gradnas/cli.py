@@ -259,6 +259,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--C", type=int, default=DARTS_DEFAULTS["C"], help=f"supernet width {d}")
     p.add_argument("--N", type=int, default=DARTS_DEFAULTS["N"], help=f"search cells per stage {d}")
     p.add_argument("--out", required=True, help="output directory: config, checkpoint, logs, alphas.png")
+    _quiet(p)
     _common(p)
     p.set_defaults(run="darts")
 

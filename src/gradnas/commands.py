@@ -285,7 +285,7 @@ def darts(args) -> None:
     use_threads(args.threads)
     config = config_from(args)
     try:
-        log = run_darts(config, args.out, progress=_print_epoch)
+        log = run_darts(config, args.out, progress=None if args.quiet else _print_epoch)
     except KeyboardInterrupt:
         raise Interrupted(
             f"every finished epoch is checkpointed in {args.out}; run the same command again to resume"
