@@ -48,6 +48,8 @@ class Study:
     def __post_init__(self) -> None:
         if self.draw not in DRAWS:
             raise unknown_choice("draw", self.draw, DRAWS)
+        if self.archs == "all":  # every architecture, in the benchmark's order: no draw at all
+            object.__setattr__(self, "draw", "nested")
         for name in self.ensembles:
             unknown = set(parse_ensemble(name)) - set(self.proxies)
             if unknown:
