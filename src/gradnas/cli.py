@@ -227,12 +227,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-compute", action="store_true", help="fail instead of computing missing proxy scores")
     p.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    p.add_argument(
+        "--benchmark",
+        default="nb201",
+        help="ground truth looked up: 'nb201', or a file as in correlate (default: nb201)",
+    )
     p.add_argument("--dataset", default="cifar10", help="benchmark dataset and probe data (default: cifar10)")
     p.add_argument(
         "--batch-size", type=int, default=128, help="probe batch size for the proxy (default: 128)"
     )
     p.add_argument("--per-class", type=int, default=None, metavar="K", help="class-balanced probe batch")
-    p.add_argument("--probe-seed", type=int, default=0, help="seeds the probe batch and network init")
+    p.add_argument("--probe-seed", type=_seed, default=0, help="seeds the probe batch and network init")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="of the proxy's probe")
     _quiet(p)
     _common(p)
     p.set_defaults(run="search_")

@@ -244,7 +244,15 @@ def search_(args) -> None:
         runs=args.runs,
         seed=args.seed,
     )
-    spec = ProbeSpec(args.dataset, args.batch_size, args.probe_seed, args.per_class, "float32", args.data_dir)
+    spec = ProbeSpec(
+        args.dataset, args.batch_size, args.probe_seed, args.per_class, args.dtype, args.data_dir
+    )
+    benchmark = load_benchmark(args.benchmark, args.data_dir)
+    holds = getattr(benchmark, "space", "nb201" if benchmark.name == "nb201" else None)
+    if holds not in (None, args.space):
+        raise GradnasError(
+            f"benchmark {benchmark.name!r} holds {holds} architectures, not {args.space}: give --benchmark"
+        )
     out = Path(args.out)
     scores_path = Path(args.scores) if args.scores else out / "scores.sqlite"
     progress = not args.quiet
@@ -253,7 +261,7 @@ def search_(args) -> None:
             summary = search.run_searches(
                 get_space(args.space),
                 configs,
-                load_benchmark(args.space, args.data_dir),
+                benchmark,
                 lambda name: search.StoredScores(
                     name, scores_path, args.space, spec, compute=not args.no_compute, progress=progress
                 ),

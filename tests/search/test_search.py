@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import rankdata
 
@@ -269,3 +270,20 @@ def test_reinforce_and_bohb_need_the_categorical_capability_and_say_so():
             f"{name} draws architectures decision by decision; the nb101 space has no categorical "
             "decisions (decisions, encode, decode): use rs, rea, hb or knas"
         )
+
+
+def test_cli_search_looks_up_the_benchmark_given_and_refuses_another_space(tmp_path, capsys):
+    from gradnas.benchmarks import load_benchmark
+
+    table = tmp_path / "flat.csv"
+    archs = load_benchmark("nb201").archs()
+    pd.DataFrame({"arch": archs, "cifar10": 42.0}).to_csv(table, index=False)
+    out = tmp_path / "s"
+    args = ["search", "--algo", "rs", "--runs", "2", "--max-evals", "3", "--budget", "none"]
+    args += ["--cost", "fixed:1"]
+    assert main([*args, "--benchmark", str(table), "--out", str(out), "--quiet"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["mean"].tolist() == [42.0]
+    assert main([*args, "--space", "nb101", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "benchmark 'nb201' holds nb201 architectures, not nb101: give --benchmark" in err
