@@ -135,3 +135,22 @@ def test_rank_models_computes_in_the_dtype_asked_for(tmp_path):
     batch = probe_batch("synthetic", batch_size=16, seed=0)
     wanted = rank({"small": load_factory(f"{examples}:small")}, batch, ["grad_norm"], dtype=torch.float64)
     assert got["float64"] == wanted["grad_norm"][0] and got["float64"] != got["float32"]
+
+
+def test_library_errors_name_parameters_not_command_line_flags():
+    import ast
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).parents[1] / "src" / "gradnas"
+    flag = re.compile(r"(^|[\s(])--[a-z]")
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        if path.name in ("cli.py", "commands.py"):  # the command line itself
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                texts = [c.value for c in ast.walk(node.exc) if isinstance(c, ast.Constant)]
+                flagged = [t for t in texts if isinstance(t, str) and flag.search(t) and "gradnas " not in t]
+                found += [f"{path.name}: {t}" for t in flagged]  # a whole command to run may have flags
+    assert found == []

@@ -53,7 +53,7 @@ class Study:
         for name in self.ensembles:
             unknown = set(parse_ensemble(name)) - set(self.proxies)
             if unknown:
-                raise GradnasError(f"{name}: {', '.join(sorted(unknown))} must also be among --proxies")
+                raise GradnasError(f"{name}: {', '.join(sorted(unknown))} must also be among the proxies")
 
     @property
     def target_dataset(self) -> str:
@@ -125,7 +125,7 @@ def study_archs(study: Study, benchmark) -> list[str]:
         return pool
     n = int(study.archs)
     if not 1 <= n <= len(pool):
-        raise GradnasError(f"--archs must be between 1 and {len(pool)} (or 'all'), got {n}")
+        raise GradnasError(f"archs must be between 1 and {len(pool)} (or 'all'), got {n}")
     rng = np.random.default_rng(study.probe.seed)
     if study.draw == "choice":
         chosen = rng.choice(len(pool), n, replace=False)

@@ -88,7 +88,7 @@ def _ray(tasks: list[ScoreTask], address: str | None, workers: int) -> Iterator[
     try:
         import ray
     except ImportError as err:
-        raise GradnasError("--ray needs the optional extra: pip install 'gradnas[ray]'") from err
+        raise GradnasError("running on Ray needs the optional extra: pip install 'gradnas[ray]'") from err
     if not ray.is_initialized():
         ray.init(
             address=address,

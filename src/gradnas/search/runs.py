@@ -60,9 +60,9 @@ class SearchConfig:
         if self.algo not in ALGORITHMS:
             raise unknown_choice("search algorithm", self.algo, ALGORITHMS)
         if self.algo in NEEDS_PROXY and not self.assist:
-            raise GradnasError(f"--algo {self.algo} ranks candidates by a proxy: give one with --assist")
+            raise GradnasError(f"algorithm {self.algo!r} ranks candidates by a proxy: name one as assist")
         if not (isinstance(self.runs, int) and self.runs >= 1):
-            raise GradnasError(f"--runs must be a positive integer, got {self.runs!r}")
+            raise GradnasError(f"runs must be a positive integer, got {self.runs!r}")
 
     @property
     def label(self) -> str:
