@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gradnas.cli import main
-from gradnas.proxies import SEED_PROXIES
+from gradnas.proxies import FORWARD_PROXIES, SEED_PROXIES
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|none~2|"
 
@@ -41,10 +41,10 @@ def test_rank_on_digits_prints_the_table_and_writes_csv(tmp_path, capsys):
     assert pd.read_csv(out).drop(columns="seconds").equals(frame.drop(columns="seconds"))
 
 
-def test_score_json_on_digits_has_all_nine_seed_proxies(capsys):
+def test_score_json_on_digits_has_the_forward_readings_by_default(capsys):
     assert main(["score", "--arch", ARCH, "--dataset", "digits", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["arch"] == ARCH and list(result["scores"]) == list(SEED_PROXIES)
+    assert result["arch"] == ARCH and list(result["scores"]) == list(FORWARD_PROXIES)
     assert all(isinstance(v, float) and math.isfinite(v) for v in result["scores"].values())
     assert result["scores"]["gradsign"] > 0 and result["reasons"] == {}
 

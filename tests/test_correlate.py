@@ -1,11 +1,13 @@
 """Correlation studies end to end: store-backed, resumable after `kill -9`, reports rebuilt."""
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,11 @@ def correlate_args(table, out, archs="all", proxies="gradsign,mgm"):
 
 def stored_rows(out) -> list[tuple]:
     with sqlite3.connect(out / "scores.sqlite") as conn:
-        return conn.execute("SELECT arch, proxy, value, created FROM scores ORDER BY arch, proxy").fetchall()
+        try:
+            query = "SELECT arch, proxy, value, created FROM scores ORDER BY arch, proxy"
+            return conn.execute(query).fetchall()
+        except sqlite3.OperationalError:  # the file exists, its table not yet
+            return []
 
 
 def test_correlate_writes_tables_and_plots_and_report_rebuilds_them(table, tmp_path, capsys):
@@ -62,8 +68,7 @@ def test_a_killed_run_resumes_and_loses_no_finished_score(table, tmp_path):
     out = tmp_path / "study"
     cmd = [sys.executable, "-m", "gradnas.cli", *correlate_args(table, out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # wait until some, not all, architectures are stored
+    while proc.poll() is None:  # wait until some, not all, architectures are stored
         if (out / "scores.sqlite").exists() and 4 <= len(stored_rows(out)) // 2 < 40:
             break
         time.sleep(0.2)
@@ -106,3 +111,86 @@ def test_an_unknown_metric_is_refused_before_scoring(nb101_tiny, tmp_path, capsy
     err = capsys.readouterr().err
     assert "unknown metric 'top1'" in err and "val_accuracy" in err
     assert not (tmp_path / "scores.sqlite").exists()
+
+
+def test_archs_draws_are_nested_for_a_seed_and_the_old_draw_is_one_option_away():
+    from gradnas.correlate import Study, study_archs
+
+    class Pool:
+        def archs(self):
+            return [f"a{i}" for i in range(100)]
+
+    small, large = (study_archs(Study(("gradsign",), archs=n), Pool()) for n in (5, 50))
+    assert large[:5] == small and len(set(large)) == 50
+    old = study_archs(Study(("gradsign",), archs=5, draw="choice"), Pool())
+    assert old == [f"a{i}" for i in np.random.default_rng(0).choice(100, 5, replace=False)]
+    every = Study(("gradsign",), archs="all")  # no draw: a study saved before draws existed resumes
+    saved = {k: v for k, v in every.to_json().items() if k != "draw"}
+    assert Study.from_json(saved, Path("study.json")) == every
+    assert every == Study(("gradsign",), archs="all", draw="choice")
+    assert study_archs(every, Pool()) == Pool().archs()
+
+
+def test_runs_sharing_a_study_folder_merge_proxies_and_another_probe_is_refused(table, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(correlate_args(table, out, archs="4", proxies="gradsign")) == 0
+    assert main(correlate_args(table, out, archs="6", proxies="mgm")) == 0  # say, a concurrent run
+    err = capsys.readouterr().err
+    assert f"{out / 'study.json'} also covers gradsign of other runs" in err
+    assert list(pd.read_csv(out / "scores.csv").columns[:2]) == ["arch", "mgm"]  # its own report
+    saved = json.loads((out / "study.json").read_text())
+    assert saved["proxies"] == ["gradsign", "mgm"] and saved["archs"] == 6 and saved["draw"] == "nested"
+    assert main(["report", str(out)]) == 2  # gradsign is stored for 4 of the 6 archs only
+    assert "2 scores of this study are not stored yet" in capsys.readouterr().err
+    assert main(correlate_args(table, out, archs="6", proxies="gradsign")) == 0
+    assert main(["report", str(out)]) == 0
+    assert {"gradsign", "mgm"} <= set(pd.read_csv(out / "scores.csv").columns)
+    before, _ = (out / "study.json").read_text(), capsys.readouterr()
+    assert main([*correlate_args(table, out, archs="6", proxies="mgm"), "--batch-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "belongs to a run with another configuration (probe.batch_size 64 there, 32 now)" in err
+    assert len(err.splitlines()) == 1 and (out / "study.json").read_text() == before
+
+
+def test_a_study_saved_before_draws_keeps_its_archs_and_a_broken_one_is_one_line(table, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(correlate_args(table, out, archs="3", proxies="gradsign")) == 0
+    saved = json.loads((out / "study.json").read_text())
+    del saved["draw"]
+    (out / "study.json").write_text(json.dumps(saved))
+    from gradnas.correlate import Study
+
+    assert Study.load(out).draw == "choice"
+    assert main(correlate_args(table, out, archs="3", proxies="gradsign")) == 2
+    assert "draw 'choice' there, 'nested' now" in capsys.readouterr().err
+    assert main([*correlate_args(table, out, archs="3", proxies="gradsign"), "--arch-draw", "choice"]) == 0
+    for broken in ('{"proxies": ["gradsign"', '{"proxies": 3}', "[1, 2]"):
+        (out / "study.json").write_text(broken)
+        assert main(["report", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "study.json is not a" in err, err
+
+
+def test_missing_ground_truth_is_refused_before_scoring_naming_the_rows(table, tmp_path, capsys):
+    frame = pd.read_csv(table)
+    frame.loc[[3, 5], "digits"] = np.nan
+    frame.to_csv(table, index=False)
+    out = tmp_path / "study"
+    assert main(correlate_args(table, out, proxies="gradsign")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        f"has no digits test_accuracy (NaN) for 2 of the 40 architectures: "
+        f"{frame['arch'][3]!r}, {frame['arch'][5]!r}"
+    ), err
+    assert not (out / "scores.sqlite").exists()
+
+
+def test_a_table_can_be_labelled_as_validation_accuracy(table, tmp_path, capsys):
+    out = tmp_path / "study"
+    args = correlate_args(table, out, archs="3", proxies="params")
+    assert main([*args, "--metric", "val_accuracy"]) == 0
+    assert f"vs {table} digits val_accuracy" in (out / "report.md").read_text().splitlines()[0]
+    typo = [*correlate_args(table, tmp_path / "typo", archs="3", proxies="params"), "--metric", "val_acc"]
+    assert main(typo) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric of a table 'val_acc'; valid choices: test_accuracy, val_accuracy" in err

@@ -63,6 +63,8 @@ def test_ci_runs_the_readme_setup_commands_and_the_examples():
     install_and_main, tests = block.strip().splitlines()
     ci = (ROOT / ".ci" / "run").read_text()
     assert install_and_main in ci and tests in ci
+    fresh = "rm -rf .venv-ci\npython3 -m venv .venv-ci\n# shellcheck disable=SC1091\n. .venv-ci/bin/activate"
+    assert ci.index(fresh) < ci.index(install_and_main)  # installed into a fresh virtual environment
     for example in sorted((ROOT / "examples").glob("*.py")):
         if example.name != "my_models.py":
             assert f"examples/{example.name}" in ci

@@ -26,6 +26,7 @@ _PUBLIC = {
     "GradnasError": "errors",
     "PROXIES": "proxies",
     "SEED_PROXIES": "proxies",
+    "FORWARD_PROXIES": "proxies",
     "Score": "proxies",
     "score": "proxies",
     "ProbeSpec": "run.tasks",
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .benchmarks import load_benchmark  # noqa: F401
     from .data import ProbeBatch, probe_batch  # noqa: F401
     from .errors import GradnasError  # noqa: F401
-    from .proxies import PROXIES, SEED_PROXIES, Score, score  # noqa: F401
+    from .proxies import FORWARD_PROXIES, PROXIES, SEED_PROXIES, Score, score  # noqa: F401
     from .run.tasks import ProbeSpec  # noqa: F401
     from .spaces import get_space  # noqa: F401
 

@@ -16,6 +16,7 @@ from .proxies import get_proxies, score
 from .run.executor import execute
 from .run.tasks import ProbeSpec, make_tasks
 from .spaces import get_space
+from .validate import check_seed
 
 
 def sample_archs(space: str, n: int, seed: int) -> list[str]:
@@ -79,6 +80,9 @@ def rank(
             f"rank(candidates, batch, proxies) needs a ProbeBatch, got {type(batch).__name__}; "
             "to rank a search space's architectures use rank_archs(archs, proxies, spec)"
         )
+    if isinstance(proxies, str) or not proxies:
+        raise GradnasError(f"proxies must be a non-empty list of names, got {proxies!r}")
+    check_seed(seed)
     check_sort_key(proxies, sort_by)
     if not isinstance(candidates, Mapping):
         names = [getattr(c, "__name__", f"model{i}") for i, c in enumerate(candidates)]

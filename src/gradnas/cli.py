@@ -33,6 +33,9 @@ DARTS_DEFAULTS = {
     "C": 8,
     "N": 1,
 }
+PROXIES_HELP = (
+    "comma-separated (default: the seed proxies' readings that rank forwards; `gradnas proxies` lists all)"
+)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -58,7 +61,7 @@ def _probe_options(p: argparse.ArgumentParser, dataset: str) -> None:
         metavar="K",
         help="class-balanced batch: K samples from each of batch-size/K classes",
     )
-    p.add_argument("--seed", type=int, default=0, help="seeds the probe draw and the network init")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the probe draw and the network init")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     _common(p)
 
@@ -72,13 +75,28 @@ def _quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
+def _at_least(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer of at least `minimum` (and at most `maximum`)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            top = f" and at most {maximum}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"expected an integer of at least {minimum}{top}, got {value}")
+        return value
+
+    return parse
+
+
+_count = _at_least(1)
+_seed = _at_least(0, 2**32 - 1)  # validate.MAX_SEED, without importing numpy for --help
+
+
 def _archs_count(text: str) -> int | str:
-    if text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
+    return text if text == "all" else _count(text)
 
 
 def _numbers(kind):
@@ -111,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
         "--proxies",
         type=_names,
         default=None,
-        help="comma-separated (default: the nine seed proxies; `gradnas proxies` lists all)",
+        help=PROXIES_HELP,
     )
     p.add_argument("--json", action="store_true", help="print JSON (NaN as null, with reasons)")
     _quiet(p)
@@ -119,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run="score")
 
     p = sub.add_parser("rank", help="sample architectures, score them all, print the best")
-    p.add_argument("--archs", type=int, default=100, help="how many to sample (default: 100)")
+    p.add_argument("--archs", type=_count, default=100, help="how many to sample (default: 100)")
     p.add_argument(
         "--models",
         nargs="+",
@@ -134,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"comma-separated (default: {','.join(MAIN_PROXIES)}, the best measured on NB201)",
     )
     p.add_argument("--sort-by", default=None, help="proxy to rank by (default: the first)")
-    p.add_argument("--top", type=int, default=10, help="rows to print (default: 10)")
+    p.add_argument("--top", type=_count, default=10, help="rows to print (default: 10)")
     p.add_argument("--out", default=None, help="write every row as CSV here (on Ctrl-C: the finished ones)")
     p.add_argument("--json", action="store_true", help="print every row as JSON (NaN as null, with reasons)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
@@ -145,10 +163,17 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("correlate", help="score many archs (resumable store) and correlate with ground truth")
     p.add_argument("--archs", type=_archs_count, default=1000, help="how many, or 'all' (default: 1000)")
     p.add_argument(
+        "--arch-draw",
+        choices=("nested", "choice"),
+        default="nested",
+        help="nested: the first N of a seeded permutation, so a larger --archs extends a smaller one; "
+        "choice: the draw of studies made before it existed (default: nested)",
+    )
+    p.add_argument(
         "--proxies",
         type=_names,
         default=None,
-        help="comma-separated (default: the nine seed proxies; `gradnas proxies` lists all)",
+        help=PROXIES_HELP,
     )
     p.add_argument(
         "--out", default="results", help="study directory: store, tables, plots (default: results)"
@@ -186,10 +211,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--budget", type=_budget, default=12000.0, help="simulated seconds, or 'none' (default: 12000)"
     )
-    p.add_argument("--max-evals", type=int, default=None, help="also stop after this many evaluations")
+    p.add_argument("--max-evals", type=_count, default=None, help="also stop after this many evaluations")
     p.add_argument("--cost", default="knas", help="seconds per evaluation: knas, fixed:SECONDS, benchmark")
-    p.add_argument("--runs", type=int, default=100, help="independent seeded runs (default: 100)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the runs (run r uses [seed, r])")
+    p.add_argument("--runs", type=_count, default=100, help="independent seeded runs (default: 100)")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the runs (run r uses [seed, r])")
     p.add_argument("--pool", type=int, default=10, help="candidates screened per G-step (default: 10)")
     p.add_argument("--charge-proxy", action="store_true", help="charge proxy seconds to the clock too")
     p.add_argument(
@@ -203,12 +228,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-compute", action="store_true", help="fail instead of computing missing proxy scores")
     p.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    p.add_argument(
+        "--benchmark",
+        default="nb201",
+        help="ground truth looked up: 'nb201', or a file as in correlate (default: nb201)",
+    )
     p.add_argument("--dataset", default="cifar10", help="benchmark dataset and probe data (default: cifar10)")
     p.add_argument(
         "--batch-size", type=int, default=128, help="probe batch size for the proxy (default: 128)"
     )
     p.add_argument("--per-class", type=int, default=None, metavar="K", help="class-balanced probe batch")
-    p.add_argument("--probe-seed", type=int, default=0, help="seeds the probe batch and network init")
+    p.add_argument("--probe-seed", type=_seed, default=0, help="seeds the probe batch and network init")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="of the proxy's probe")
     _quiet(p)
     _common(p)
     p.set_defaults(run="search_")
@@ -219,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--eta", type=float, default=DARTS_DEFAULTS["eta"], help=f"η of the amended rules {d}")
     p.add_argument("--epochs", type=int, default=DARTS_DEFAULTS["epochs"], help=d)
     p.add_argument(
-        "--seed", type=int, default=DARTS_DEFAULTS["seed"], help="seeds the data draw, init and shuffling"
+        "--seed", type=_seed, default=DARTS_DEFAULTS["seed"], help="seeds the data draw, init and shuffling"
     )
     p.add_argument("--space", default=DARTS_DEFAULTS["space"], help=f"search space {d}")
     p.add_argument(
@@ -235,6 +266,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--C", type=int, default=DARTS_DEFAULTS["C"], help=f"supernet width {d}")
     p.add_argument("--N", type=int, default=DARTS_DEFAULTS["N"], help=f"search cells per stage {d}")
     p.add_argument("--out", required=True, help="output directory: config, checkpoint, logs, alphas.png")
+    _quiet(p)
     _common(p)
     p.set_defaults(run="darts")
 

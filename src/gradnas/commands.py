@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -18,10 +19,11 @@ import pandas as pd
 from . import api, correlate, search
 from .benchmarks import load_benchmark
 from .darts.run import config_from, run_darts
+from .errors import GradnasError
 from .models import load_factory
-from .proxies import PROXIES, SEED_PROXIES, get_proxies
+from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
 from .proxies.measured import WHERE, WHERE_SMALL, rho_text
-from .run.tasks import ProbeSpec, make_tasks, run_task
+from .run.tasks import DTYPES, ProbeSpec, make_tasks, run_task
 from .run.threads import use_threads
 from .spaces import get_space
 
@@ -44,7 +46,7 @@ def _json_number(value: float) -> float | None:
 
 def score(args) -> None:
     use_threads(args.threads)
-    proxies = args.proxies or list(SEED_PROXIES)
+    proxies = args.proxies or list(FORWARD_PROXIES)
     (task,) = make_tasks(args.space, [args.arch], _spec(args), proxies)
     task.spec.batch()  # bad data options fail here, before any message
     if not args.quiet:
@@ -82,7 +84,14 @@ def _rank_rows(args, threads: int) -> tuple[list, str]:
         candidates = {spec: load_factory(spec) for spec in args.models}
         batch = _spec(args).batch()
         try:
-            frame = api.rank(candidates, batch, args.proxies, sort_by=args.sort_by, seed=args.seed)
+            frame = api.rank(
+                candidates,
+                batch,
+                args.proxies,
+                sort_by=args.sort_by,
+                seed=args.seed,
+                dtype=DTYPES[args.dtype],
+            )
         except KeyboardInterrupt:
             raise Interrupted("nothing kept: your models are ranked in one go; run it again") from None
         return [frame], "models"
@@ -113,6 +122,15 @@ def _rank_rows(args, threads: int) -> tuple[list, str]:
     return rows, f"{args.space} archs"
 
 
+def _check_writable_file(path: Path) -> None:
+    """Refuse, before any scoring, an output file that could not be written."""
+    if path.is_dir():
+        raise GradnasError(f"--out {path} is a directory; give a file name, e.g. {path / 'ranked.csv'}")
+    folder = next((p for p in path.absolute().parents if p.exists()), Path("/"))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise GradnasError(f"--out {path}: cannot write into {folder}")
+
+
 def _write_csv(frame: pd.DataFrame, path: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -121,6 +139,8 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
 def rank(args) -> None:
     threads = use_threads(args.threads)
     api.check_sort_key(args.proxies, args.sort_by)  # before any scoring
+    if args.out:
+        _check_writable_file(Path(args.out))
     rows, what = _rank_rows(args, threads)
     frame = rows[0] if args.models else api.ranked_frame(rows, args.proxies, args.sort_by)
     if args.out:
@@ -170,7 +190,7 @@ def _print_report(paths: dict[str, Path]) -> None:
 def correlate_(args) -> None:
     threads = use_threads(args.threads)
     study = correlate.Study(
-        tuple(args.proxies or SEED_PROXIES),
+        tuple(args.proxies or FORWARD_PROXIES),
         args.space,
         args.benchmark,
         args.target,
@@ -178,6 +198,7 @@ def correlate_(args) -> None:
         args.archs,
         _spec(args),
         ensembles=tuple(args.ensemble),
+        draw=args.arch_draw,
     )
     try:
         paths = correlate.run_study(
@@ -223,7 +244,15 @@ def search_(args) -> None:
         runs=args.runs,
         seed=args.seed,
     )
-    spec = ProbeSpec(args.dataset, args.batch_size, args.probe_seed, args.per_class, "float32", args.data_dir)
+    spec = ProbeSpec(
+        args.dataset, args.batch_size, args.probe_seed, args.per_class, args.dtype, args.data_dir
+    )
+    benchmark = load_benchmark(args.benchmark, args.data_dir)
+    holds = getattr(benchmark, "space", "nb201" if benchmark.name == "nb201" else None)
+    if holds not in (None, args.space):
+        raise GradnasError(
+            f"benchmark {benchmark.name!r} holds {holds} architectures, not {args.space}: give --benchmark"
+        )
     out = Path(args.out)
     scores_path = Path(args.scores) if args.scores else out / "scores.sqlite"
     progress = not args.quiet
@@ -232,7 +261,7 @@ def search_(args) -> None:
             summary = search.run_searches(
                 get_space(args.space),
                 configs,
-                load_benchmark(args.space, args.data_dir),
+                benchmark,
                 lambda name: search.StoredScores(
                     name, scores_path, args.space, spec, compute=not args.no_compute, progress=progress
                 ),
@@ -264,7 +293,7 @@ def darts(args) -> None:
     use_threads(args.threads)
     config = config_from(args)
     try:
-        log = run_darts(config, args.out, progress=_print_epoch)
+        log = run_darts(config, args.out, progress=None if args.quiet else _print_epoch)
     except KeyboardInterrupt:
         raise Interrupted(
             f"every finished epoch is checkpointed in {args.out}; run the same command again to resume"

@@ -17,16 +17,18 @@ import pandas as pd
 
 from .benchmarks import load_benchmark
 from .benchmarks.suite_zero import gradnas_name
-from .errors import GradnasError
+from .errors import GradnasError, unknown_choice
 from .evaluate.ensemble import ensemble_scores, parse_ensemble
 from .evaluate.published import published_for
 from .evaluate.report import write_report
+from .outdir import claim, make_dir, read_config, refuse
 from .proxies import get_proxies
 from .run.executor import execute
 from .run.store import ScoreKey, Store
 from .run.tasks import ProbeSpec, ScoreTask, make_tasks, score_keys, stored_rows
 
 STUDY_FILE, STORE_FILE = "study.json", "scores.sqlite"
+DRAWS = ("nested", "choice")
 
 
 @dataclass(frozen=True)
@@ -41,28 +43,79 @@ class Study:
     archs: int | str = 1000
     probe: ProbeSpec = ProbeSpec()
     ensembles: tuple[str, ...] = ()  # rank-aggregation names, e.g. "ensemble:gradsign+naswot"
+    draw: str = "nested"  # how `archs` are drawn: "nested" (prefix-stable) or "choice" (older studies)
 
     def __post_init__(self) -> None:
+        if self.draw not in DRAWS:
+            raise unknown_choice("draw", self.draw, DRAWS)
+        if self.archs == "all":  # every architecture, in the benchmark's order: no draw at all
+            object.__setattr__(self, "draw", "nested")
         for name in self.ensembles:
             unknown = set(parse_ensemble(name)) - set(self.proxies)
             if unknown:
-                raise GradnasError(f"{name}: {', '.join(sorted(unknown))} must also be among --proxies")
+                raise GradnasError(f"{name}: {', '.join(sorted(unknown))} must also be among the proxies")
 
     @property
     def target_dataset(self) -> str:
         return self.target or self.probe.dataset
 
-    def save(self, out_dir: Path) -> None:
-        (out_dir / STUDY_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_json(cls, raw: dict, where: Path) -> Study:
+        """A study from its JSON form; a study saved before `draw` existed drew with "choice"."""
+        try:
+            raw = {"draw": "choice", **raw}
+            tuples = {"proxies": tuple(raw["proxies"]), "ensembles": tuple(raw.get("ensembles", ()))}
+            return cls(**{**raw, **tuples, "probe": ProbeSpec(**raw["probe"])})
+        except (KeyError, TypeError) as err:
+            raise GradnasError(f"{where} is not a study: {err}") from err
+
+    def claim(self, out_dir: Path) -> Study:
+        """Make `out_dir` this study's folder: the same probe, space, benchmark and metric resume;
+        proxies, ensembles and architectures are added to what is there (a run with more extends
+        it, concurrent runs with different proxies share it); anything else is an error. Returns
+        the folder's study, which covers this one."""
+        path = out_dir / STUDY_FILE
+
+        def merge(found: dict, wanted: dict) -> dict:
+            there = Study.from_json(found, path)
+            if _identity(there) != _identity(self):
+                raise refuse(path, _identity(there), _identity(self))
+            return replace(
+                self,
+                proxies=tuple(dict.fromkeys(there.proxies + self.proxies)),
+                ensembles=tuple(dict.fromkeys(there.ensembles + self.ensembles)),
+                archs=_more(there.archs, self.archs),
+            ).to_json()
+
+        return Study.from_json(claim(path, self.to_json(), merge=merge), path)
 
     @classmethod
     def load(cls, out_dir: Path) -> Study:
         path = out_dir / STUDY_FILE
         if not path.is_file():
             raise GradnasError(f"{out_dir} holds no study ({STUDY_FILE} is missing): run `gradnas correlate`")
-        raw = json.loads(path.read_text())
-        tuples = {"proxies": tuple(raw["proxies"]), "ensembles": tuple(raw.get("ensembles", ()))}
-        return cls(**{**raw, **tuples, "probe": ProbeSpec(**raw["probe"])})
+        return cls.from_json(read_config(path), path)
+
+
+def _identity(study: Study) -> dict:
+    """What two runs must share to write into one study folder (the data folder may move)."""
+    fields = study.to_json()
+    for name in ("proxies", "ensembles", "archs"):
+        del fields[name]
+    fields.update({f"probe.{k}": v for k, v in fields.pop("probe").items() if k != "data_dir"})
+    return fields
+
+
+def _more(a: int | str, b: int | str) -> int | str:
+    return "all" if "all" in (a, b) else max(int(a), int(b))
+
+
+def _benchmark(study: Study):
+    """The study's ground truth; a table's columns are taken to hold the study's metric."""
+    return load_benchmark(study.benchmark, study.probe.data_dir, table_metric=study.metric)
 
 
 def study_archs(study: Study, benchmark) -> list[str]:
@@ -72,8 +125,12 @@ def study_archs(study: Study, benchmark) -> list[str]:
         return pool
     n = int(study.archs)
     if not 1 <= n <= len(pool):
-        raise GradnasError(f"--archs must be between 1 and {len(pool)} (or 'all'), got {n}")
-    chosen = np.random.default_rng(study.probe.seed).choice(len(pool), n, replace=False)
+        raise GradnasError(f"archs must be between 1 and {len(pool)} (or 'all'), got {n}")
+    rng = np.random.default_rng(study.probe.seed)
+    if study.draw == "choice":
+        chosen = rng.choice(len(pool), n, replace=False)
+    else:  # the first n of one seeded permutation: a larger count extends a smaller one
+        chosen = rng.permutation(len(pool))[:n]
     return [pool[i] for i in chosen]
 
 
@@ -100,9 +157,8 @@ def run_study(
 ) -> dict[str, Path]:
     """Score what the store lacks (each architecture committed as it finishes), then report.
     `log` receives one line saying how much was already stored when the run resumes a study."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    out = make_dir(Path(out_dir))
+    benchmark = _benchmark(study)
     holds = getattr(benchmark, "space", None)
     if holds not in (None, study.space):
         raise GradnasError(
@@ -110,8 +166,12 @@ def run_study(
             f"score it with space {holds}"
         )
     benchmark.query(benchmark.archs()[0], study.target_dataset, study.metric)  # unknown names fail now
-    tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
-    study.save(out)
+    archs = study_archs(study, benchmark)
+    _check_truth(benchmark, archs, study)
+    tasks = make_tasks(study.space, archs, study.probe, list(study.proxies))
+    beyond = _beyond(study.claim(out), study)
+    if log is not None and beyond:
+        log(f"{out / STUDY_FILE} also covers {beyond} of other runs; `gradnas report {out}` shows all")
     with Store(out / STORE_FILE) as store:
         todo = _missing(tasks, store.existing(k for t in tasks for k in score_keys(t)))
         if log is not None and len(todo) < len(tasks):
@@ -126,14 +186,26 @@ def run_study(
             threads=threads,
         ):
             store.put_many(stored_rows(result))
-    return report(out)
+    return report(out, study)
+
+
+def _check_truth(benchmark, archs: list[str], study: Study) -> None:
+    """Every architecture must have a ground-truth value: found before scoring, not after."""
+    truth = np.asarray(benchmark.query_many(archs, study.target_dataset, study.metric), dtype=float)
+    missing = [a for a, value in zip(archs, truth) if not np.isfinite(value)]
+    if missing:
+        shown = ", ".join(repr(a) for a in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise GradnasError(
+            f"benchmark {benchmark.name!r} has no {study.target_dataset} {study.metric} (NaN) for "
+            f"{len(missing)} of the {len(archs)} architectures: {shown}"
+        )
 
 
 def stored_count(out_dir: str | Path) -> tuple[int, int]:
     """(architectures with every score stored, architectures in the study) of a study folder."""
     out = Path(out_dir)
     study = Study.load(out)
-    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    benchmark = _benchmark(study)
     tasks = make_tasks(study.space, study_archs(study, benchmark), study.probe, list(study.proxies))
     with Store(out / STORE_FILE) as store:
         todo = _missing(tasks, store.existing(k for t in tasks for k in score_keys(t)))
@@ -172,11 +244,17 @@ def scores_frame(study: Study, store: Store, benchmark, *, scored_only: bool = F
     return frame
 
 
-def report(out_dir: str | Path) -> dict[str, Path]:
-    """Rebuild the scores table, summary, markdown report and plots from the study's store."""
+def _beyond(folder: Study, study: Study) -> str:
+    more = [p for p in (*folder.proxies, *folder.ensembles) if p not in (*study.proxies, *study.ensembles)]
+    return ", ".join([*more, *([f"{folder.archs} archs"] if folder.archs != study.archs else [])])
+
+
+def report(out_dir: str | Path, study: Study | None = None) -> dict[str, Path]:
+    """Rebuild the scores table, summary, markdown report and plots from the study's store (of
+    `study`, by default the folder's whole study)."""
     out = Path(out_dir)
-    study = Study.load(out)
-    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
+    study = study or Study.load(out)
+    benchmark = _benchmark(study)
     with Store(out / STORE_FILE) as store:
         frame = scores_frame(study, store, benchmark)
     infos = get_proxies(study.proxies)

@@ -22,6 +22,8 @@ def load_factory(spec: str) -> Callable[[], nn.Module]:
     path = Path(path_text)
     if not path.is_file():
         raise GradnasError(f"model file {path} does not exist")
+    if path.suffix != ".py":
+        raise GradnasError(f"model file {path} must be a Python file (.py); gradnas runs it to find {name!r}")
     module_spec = importlib.util.spec_from_file_location(f"gradnas_user_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
@@ -41,11 +43,14 @@ def build_candidate(candidate: Candidate, seed: int) -> nn.Module:
         return candidate
     if not callable(candidate):
         raise GradnasError(f"a candidate must be an nn.Module or a factory returning one, got {candidate!r}")
+    name = getattr(candidate, "__name__", candidate)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = candidate()
+        try:
+            model = candidate()
+        except Exception as err:  # the user's code: what broke, in one line
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise GradnasError(f"factory {name!r} failed: {type(err).__name__}: {first}") from err
     if not isinstance(model, nn.Module):
-        raise GradnasError(
-            f"factory {getattr(candidate, '__name__', candidate)!r} returned {type(model).__name__}"
-        )
+        raise GradnasError(f"factory {name!r} returned {type(model).__name__}, not a torch.nn.Module")
     return model

@@ -10,11 +10,24 @@ import numpy as np
 from gradnas.errors import GradnasError
 
 
-def positive_int(value: object, what: str, minimum: int = 1) -> int:
-    """`value` as an int, if it is an integer (not a bool) of at least `minimum`."""
+def positive_int(value: object, what: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """`value` as an int, if it is an integer (not a bool) of at least `minimum` (and at most
+    `maximum`)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise GradnasError(f"{what} must be an int >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise GradnasError(f"{what} must be an int <= {maximum}, got {value!r}")
     return int(value)
+
+
+MAX_SEED = 2**32 - 1  # torch, numpy and the store agree on every seed up to here
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """`seed` as an int, if it is an integer (not a bool) in [0, MAX_SEED]."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise GradnasError(f"{what} must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    return int(seed)
 
 
 def check_rng(rng: object) -> np.random.Generator:

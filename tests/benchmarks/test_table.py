@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -156,14 +155,24 @@ def test_nb201_known_rows(nb201):
         nb201.query("|nor_conv_3x3~0|", "cifar10")
 
 
-def test_nb201_queries_are_fast(nb201):
+def test_nb201_query_and_query_many_agree_on_every_arch(nb201):  # timing: bench/queries.py
     archs = nb201.archs()
-    start = time.perf_counter()
-    for arch in archs:
-        nb201.query(arch, "cifar10")
-    assert time.perf_counter() - start < 1.0
+    assert len(archs) == 15625
+    one_by_one = [nb201.query(arch, "cifar10") for arch in archs]
+    assert nb201.query_many(archs, "cifar10").tolist() == one_by_one
 
 
 def test_load_benchmark_default_is_nb201(nb201):
     bench = load_benchmark("nb201")
     assert bench.name == "nb201" and bench.archs() == nb201.archs()
+
+
+def test_duplicate_columns_and_negative_accuracies_are_refused(tmp_path):
+    dup = write(tmp_path, "arch,cifar10,cifar10\na,1,2\n")
+    with pytest.raises(GradnasError, match=r"has duplicate columns: cifar10$"):
+        TableBenchmark.from_file(dup)
+    legit = TableBenchmark.from_file(write(tmp_path, "arch,cifar10,cifar10.1\na,1,2\n", "ok.csv"))
+    assert legit.datasets == ("cifar10", "cifar10.1")  # a dataset called CIFAR-10.1 is fine
+    negative = write(tmp_path, "arch,cifar10,cifar10_cost\na,91.5,10\nb,-1,10\nc,-2,10\n", "neg.csv")
+    with pytest.raises(GradnasError, match=r"'neg' has 2 negative cifar10 accuracies, e.g. -1.0 for 'b'$"):
+        TableBenchmark.from_file(negative)

@@ -193,3 +193,9 @@ def test_cli_bad_input_is_a_one_line_error_with_exit_code_2(tmp_path, args, mess
     assert captured.err.startswith("gradnas: error: ") and message in captured.err
     assert captured.err.count("\n") == 1 and captured.out == ""
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_quiet_prints_no_epoch_table(tmp_path, capsys):
+    assert main([*CLI_TINY, "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("accuracy: none, as NB201 has no digits column") and len(printed) == 2

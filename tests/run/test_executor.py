@@ -1,5 +1,13 @@
 """The executor runs the same tasks in-process, in worker processes and on Ray, same results."""
 
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from gradnas.errors import GradnasError
@@ -43,3 +51,55 @@ def test_a_local_ray_instance_gives_the_same_scores(tasks, in_process):
 def test_bad_worker_count_is_a_clear_error(tasks):
     with pytest.raises(GradnasError, match="workers must be at least 1"):
         list(execute(tasks, workers=0, progress=False))
+
+
+def test_a_lost_worker_is_one_line_and_the_finished_results_are_kept(tasks):
+    results = execute(tasks * 4, workers=2, progress=False)
+    first = next(results)
+    assert first.task.arch in ARCHS
+    workers = multiprocessing.active_children()
+    assert len(workers) == 2
+    os.kill(workers[0].pid, signal.SIGKILL)
+    with pytest.raises(GradnasError) as caught:
+        list(results)
+    assert str(caught.value) == (
+        "a worker process died (killed, or out of memory); the architectures finished "
+        "before it are stored, and a re-run resumes after them"
+    )
+    assert not isinstance(caught.value.__cause__, Exception)  # no BrokenProcessPool traceback behind it
+
+
+WORKERS_OF_A_PARENT = """
+import multiprocessing, sys
+from gradnas.run.executor import execute
+from gradnas.run.tasks import ProbeSpec, make_tasks
+archs = {archs!r}
+results = execute(make_tasks("nb201", archs * 50, ProbeSpec("digits", 32, 0), ["gradsign"]), workers=2,
+                  progress=False)
+next(results)
+print(*[p.pid for p in multiprocessing.active_children()], flush=True)
+sys.stdin.read()
+"""
+
+
+def test_workers_die_with_a_killed_parent():
+    script = WORKERS_OF_A_PARENT.format(archs=ARCHS)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    assert len(pids) == 2
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    left = pids
+    for _ in range(100):  # they notice within half a second; allow a loaded machine 20 s
+        left = [p for p in left if Path(f"/proc/{p}").exists() and "Z" not in _state(p)]
+        if not left:
+            break
+        time.sleep(0.2)
+    assert left == []
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][:1]
+    except OSError:
+        return "Z"

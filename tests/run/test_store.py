@@ -225,3 +225,23 @@ def test_concurrent_writers_give_the_union(tmp_path):
     assert len(frame) == 600 and frame["arch"].is_unique
     assert sorted(frame["arch"].astype(int)) == list(range(600))
     assert (frame["value"] == frame["arch"].astype(int) / 3).all()
+
+
+def test_a_damaged_store_or_a_text_value_is_one_line(tmp_path):
+    path = tmp_path / "scores.sqlite"
+    with Store(path) as s:
+        s.put(key(), 1.5)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE scores SET value = 'abc'")
+    with Store(path) as s, pytest.raises(GradnasError) as caught:
+        s.to_frame()
+    assert str(caught.value).startswith(f"results store {str(path)!r} holds a value that is not a number: ")
+    damaged = tmp_path / "damaged.sqlite"
+    with Store(damaged) as s:
+        s.put_many(StoredScore(key(f"|{i}|"), float(i), None) for i in range(300))
+    data = bytearray(damaged.read_bytes())
+    noise = (bytes(range(256)) * 64)[: 4096 * 2 - 100]
+    data[4096 + 100 : 4096 * 3] = noise  # pages 2 and 3 overwritten
+    damaged.write_bytes(bytes(data))
+    with Store(damaged) as s, pytest.raises(GradnasError, match="cannot be read .*move it away"):
+        s.to_frame()

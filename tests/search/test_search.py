@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import rankdata
 
@@ -110,7 +111,7 @@ def test_cost_presets_and_their_errors():
     for bad in ["fixed:abc", "fixed:-1", "slow"]:
         with pytest.raises(GradnasError):
             parse_cost(bad, "cifar10")
-    with pytest.raises(GradnasError, match="knas has costs"):
+    with pytest.raises(GradnasError, match="cost 'knas' has costs for cifar10"):
         parse_cost("knas", "mnist")
 
     class NoCosts:
@@ -197,7 +198,7 @@ def test_hyperband_brackets_halve_by_eta():
 
 
 def test_assisted_algorithms_need_a_proxy_and_names_are_checked():
-    with pytest.raises(GradnasError, match="--assist"):
+    with pytest.raises(GradnasError, match="algorithm 'knas' ranks candidates by a proxy: name one as assi"):
         SearchConfig("knas")
     with pytest.raises(GradnasError, match="search algorithm"):
         SearchConfig("annealing")
@@ -212,8 +213,11 @@ def test_campaign_resumes_and_drops_a_torn_last_line(tmp_path):
     (tmp_path / "histories.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:50])  # killed
     again = run_campaign(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, tmp_path)
     assert again == first
+    on_disk = [json.loads(x) for x in (tmp_path / "histories.jsonl").read_text().splitlines()]
+    assert [r["run"] for r in on_disk] == [0, 1, 2, 3]  # the torn line is gone, the rerun kept
+    assert on_disk == first
     changed = SearchConfig("rea", budget=None, max_evals=31, cost="fixed:10", runs=4)
-    with pytest.raises(GradnasError, match="different configuration"):
+    with pytest.raises(GradnasError, match=r"another configuration \(max_evals 30 there, 31 now\)"):
         run_campaign(TinySpace(), changed, tiny_accuracy, lambda a: 10.0, None, tmp_path)
 
 
@@ -251,3 +255,35 @@ def test_stored_scores_compute_missing_ones_once_and_rank_ensembles_within_the_p
     synflow, _ = StoredScores("synflow", path, "nb201", spec, compute=False)(archs)
     ranks = (rankdata(expected) + rankdata(synflow)) / 2 / 3  # ties share their mean rank
     assert ensemble == pytest.approx(ranks)  # mean rank percentile within these three
+
+
+def test_reinforce_and_bohb_need_the_categorical_capability_and_say_so():
+    from gradnas.spaces import Categorical, get_space
+
+    assert isinstance(TinySpace(), Categorical) and isinstance(get_space("nb201"), Categorical)
+    assert isinstance(get_space("text"), Categorical) and not isinstance(get_space("nb101"), Categorical)
+    for algo, name in (("reinforce", "REINFORCE"), ("bohb", "BOHB")):
+        config = SearchConfig(algo, budget=None, max_evals=5, cost="fixed:10", runs=1)
+        with pytest.raises(GradnasError) as caught:
+            search_once(get_space("nb101"), config, tiny_accuracy, lambda a: 10.0, None, run=0)
+        assert str(caught.value) == (
+            f"{name} draws architectures decision by decision; the nb101 space has no categorical "
+            "decisions (decisions, encode, decode): use rs, rea, hb or knas"
+        )
+
+
+def test_cli_search_looks_up_the_benchmark_given_and_refuses_another_space(tmp_path, capsys):
+    from gradnas.benchmarks import load_benchmark
+
+    table = tmp_path / "flat.csv"
+    archs = load_benchmark("nb201").archs()
+    pd.DataFrame({"arch": archs, "cifar10": 42.0}).to_csv(table, index=False)
+    out = tmp_path / "s"
+    args = ["search", "--algo", "rs", "--runs", "2", "--max-evals", "3", "--budget", "none"]
+    args += ["--cost", "fixed:1"]
+    assert main([*args, "--benchmark", str(table), "--out", str(out), "--quiet"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["mean"].tolist() == [42.0]
+    assert main([*args, "--space", "nb101", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "benchmark 'nb201' holds nb201 architectures, not nb101: give --benchmark" in err

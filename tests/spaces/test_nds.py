@@ -183,6 +183,8 @@ VALID = str(arch_of("nds_darts"))
         (VALID.replace("width=8", "width=-8"), "width must be a non-negative integer"),
         (VALID.replace("width=8", "width=08"), "without leading zeros"),
         (VALID.replace("depth=5", "depth=2"), "depth must be an int >= 3, got 2"),
+        (VALID.replace("depth=5", "depth=99999999"), "depth must be an int <= 200, got 99999999"),
+        (VALID.replace("width=8", "width=99999999"), "width must be an int <= 1024, got 99999999"),
         (VALID.replace(",max_pool_3x3~0+dil_conv_5x5~4;", ";", 1), "same number of nodes, got 3 and 4"),
     ],
 )

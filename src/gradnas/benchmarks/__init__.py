@@ -12,7 +12,7 @@ from gradnas.benchmarks.nb201 import load_nb201
 from gradnas.benchmarks.nds import load_nds
 from gradnas.benchmarks.suite_zero import load_suite_zero, read_json, read_suite_zero
 from gradnas.benchmarks.table import TableBenchmark
-from gradnas.errors import GradnasError
+from gradnas.errors import GradnasError, unknown_choice
 
 
 def load_json(path: str | os.PathLike) -> Benchmark:
@@ -40,18 +40,30 @@ __all__ = [
 ]
 
 
+# What the accuracy columns of a table (.csv, .parquet) may be said to hold.
+TABLE_METRICS = ("test_accuracy", "val_accuracy")
+
+
 def load_benchmark(
-    name_or_path: str | os.PathLike = "nb201", data_dir: str | os.PathLike | None = None
+    name_or_path: str | os.PathLike = "nb201",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    table_metric: str = "test_accuracy",
 ) -> Benchmark:
     """A benchmark by name ("nb201", found in ``data_dir``) or from an existing file: one in a
-    format of ``FILE_LOADERS`` (by suffix), or else a table."""
+    format of ``FILE_LOADERS`` (by suffix), or else a table, whose columns hold ``table_metric``
+    (one of ``TABLE_METRICS``)."""
     key = os.fspath(name_or_path)
     loader = BENCHMARKS.get(key.lower())
     if loader is not None:
         return loader(data_dir=data_dir)
     if Path(key).is_file():
         loader = FILE_LOADERS.get(Path(key).suffix.lower())
-        return loader(key) if loader else TableBenchmark.from_file(key)
+        if loader:
+            return loader(key)
+        if table_metric not in TABLE_METRICS:
+            raise unknown_choice("metric of a table", table_metric, TABLE_METRICS)
+        return TableBenchmark.from_file(key, metric=table_metric)
     raise GradnasError(
         f"unknown benchmark {key!r}: valid names are {', '.join(sorted(BENCHMARKS))}, "
         "or give the path of an existing .csv, .csv.gz or .parquet table"

@@ -45,9 +45,14 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     try:
         if lower.endswith(".parquet"):
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
+        frame = pd.read_csv(path)
     except (OSError, ValueError, ImportError) as exc:
         raise GradnasError(f"cannot read benchmark table {str(path)!r}: {_first_line(exc)}") from exc
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:  # pandas would keep both, renaming the second to NAME.1
+        raise GradnasError(f"benchmark table {str(path)!r} has duplicate columns: {', '.join(twice)}")
+    return frame
 
 
 def _table_name(path: Path) -> str:
@@ -156,7 +161,15 @@ class TableBenchmark:
     ) -> TableBenchmark:
         """The benchmark over the table at ``path``; ``name`` defaults to the file name."""
         path = Path(path)
-        return cls(read_table(path), name or _table_name(path), description, metric)
+        table = cls(read_table(path), name or _table_name(path), description, metric)
+        for dataset, values in table._values.items():
+            below = np.flatnonzero(values < 0)
+            if below.size:
+                raise GradnasError(
+                    f"benchmark table {table.name!r} has {below.size} negative {dataset} accuracies, "
+                    f"e.g. {values[below[0]]} for {table._archs[below[0]]!r}"
+                )
+        return table
 
     def __len__(self) -> int:
         return len(self._archs)

@@ -11,65 +11,38 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gradnas.errors import GradnasError
+from gradnas.outdir import atomic, refuse, write_text
+from gradnas.outdir import claim as claim_config
 
 CONFIG_FILE = "darts_config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    write(temporary)
-    os.replace(temporary, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _check_same(found: dict[str, Any], wanted: dict[str, Any], where: Path) -> None:
-    differ = [
-        f"{k} {found.get(k)!r} there, {wanted.get(k)!r} now"
-        for k in sorted(found.keys() | wanted.keys())
-        if found.get(k) != wanted.get(k)
-    ]
-    if differ:
-        raise GradnasError(
-            f"{where} belongs to a run with another configuration ({'; '.join(differ)}); "
-            "use another output directory"
-        )
-
-
 def save_checkpoint(out: Path, state: dict[str, Any]) -> None:
-    _atomic(out / CHECKPOINT_FILE, lambda tmp: torch.save(state, tmp))
+    atomic(out / CHECKPOINT_FILE, lambda tmp: torch.save(state, tmp))
 
 
 def claim(out: Path, config: dict[str, Any]) -> dict[str, Any] | None:
     """Make `out` this run's directory and return its checkpoint (None before the first one). An
     error, with nothing written, when `out` holds a config or a checkpoint of another configuration.
     `config` must be JSON-typed (lists, not tuples) so that it compares equal to its stored copy."""
-    config_path, checkpoint_path = out / CONFIG_FILE, out / CHECKPOINT_FILE
-    if config_path.exists():
-        _check_same(json.loads(config_path.read_text(encoding="utf-8")), config, config_path)
+    checkpoint_path = out / CHECKPOINT_FILE
     state = None
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, weights_only=True)
-        _check_same(state["config"], config, checkpoint_path)
-    if not config_path.exists():
-        out.mkdir(parents=True, exist_ok=True)
-        _write_text(config_path, json.dumps(config, indent=2) + "\n")
+        if state["config"] != config:
+            raise refuse(checkpoint_path, state["config"], config)
+    claim_config(out / CONFIG_FILE, config)
     return state
 
 
 def write_jsonl(out: Path, log: list[dict[str, Any]]) -> None:
-    _write_text(out / "log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log))
+    write_text(out / "log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log))
 
 
 def _flat_row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -89,4 +62,4 @@ def write_csv(out: Path, log: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _write_text(out / "log.csv", buffer.getvalue())
+    write_text(out / "log.csv", buffer.getvalue())

@@ -18,7 +18,7 @@ import torch
 from gradnas.data.sources import ImageSet, load_dataset
 from gradnas.data.text import TokenSet
 from gradnas.errors import GradnasError
-from gradnas.validate import positive_int
+from gradnas.validate import check_seed, positive_int
 
 MODES = ("uniform", "balanced")
 
@@ -134,8 +134,7 @@ def draw_batch(
     class in drawn order. ``batch_size`` must then be a multiple of k.
     """
     batch_size = positive_int(batch_size, "batch_size")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise GradnasError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     n = len(source)
     rng = np.random.default_rng(int(seed))
     if per_class is None:

@@ -64,10 +64,15 @@ def probe_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
 def forward_checked(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The model's logits, with a shape mismatch reported as bad input rather than deep inside."""
     try:
-        return model(x)
-    except RuntimeError as err:
+        logits = model(x)
+    except GradnasError:
+        raise  # already says what is wrong (a hook's finding, say)
+    except (RuntimeError, ValueError) as err:  # ValueError: e.g. BatchNorm on one value per channel
         first = str(err).strip().splitlines()[0]
         raise GradnasError(f"the model cannot take a probe batch of shape {tuple(x.shape)}: {first}") from err
+    if not isinstance(logits, torch.Tensor):
+        raise GradnasError(f"the model must return one tensor of logits, got {type(logits).__name__}")
+    return logits
 
 
 @contextmanager

@@ -7,8 +7,10 @@ the matrix's column blocks, so nine proxies cost about what one does.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -35,11 +37,28 @@ from .persample import (
     probe_copy,
     scored_parameter_names,
 )
-from .registry import Undefined
+from .registry import NonFinite, Undefined
 
 ENGINES = ("auto", "fast", "loop")
 KNAS_TENSORS, KNAS_COORDS = 11, 50  # the KNAS reference code's first 11 tensors, first 50 coords
 GT_COORDS = 50  # θ in GT-NAS: coordinates sampled per layer
+
+
+def non_finite(value) -> bool:
+    """Whether an ingredient holds a NaN or an infinity anywhere (tensors, floats, containers)."""
+    if isinstance(value, torch.Tensor):
+        return value.is_floating_point() and not bool(torch.isfinite(value).all())
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(map(non_finite, value.values()))
+    if isinstance(value, (list, tuple)):
+        return any(map(non_finite, value))
+    return False
+
+
+class UndeclaredIngredient(Exception):
+    """A proxy read an ingredient its registration does not name: a bug in the proxy, never NaN."""
 
 
 class _Reducer:
@@ -211,12 +230,27 @@ class Probe:
         self._required: set[str] = set()
         self._cache: dict[str, object] = {}
         self.failed: dict[str, GradnasError] = {}  # ingredient -> why this model does not allow it
+        self._declared: tuple[str, ...] | None = None  # while a proxy runs: what it declared
+
+    @contextmanager
+    def reading(self, info) -> Iterator[None]:
+        """While proxy `info` runs it may read only the ingredients it declared (an undeclared one
+        would cost a second engine pass, unplanned)."""
+        self._declared = info.ingredients
+        try:
+            yield
+        finally:
+            self._declared = None
 
     @property
     def inputs(self) -> torch.Tensor:
         """The batch's inputs for a forward pass: images in the probe's dtype, token ids as int64."""
         x = self.batch.x
-        return x.to(self.dtype) if x.is_floating_point() else x
+        if not x.is_floating_point():
+            return x
+        if non_finite(x):
+            raise Undefined("the probe batch holds NaN or infinite inputs")
+        return x.to(self.dtype)
 
     def continuous_inputs(self, what: str) -> torch.Tensor:
         """`inputs`, for ingredients that differentiate or perturb them: on token ids there is no
@@ -238,6 +272,8 @@ class Probe:
         """The ingredient `name`, computed once. One this model does not allow (say, per-sample
         gradients through a BatchNorm over a 1×1 map) is Undefined: every proxy that reads it is NaN
         with the reason, and the proxies that do not read it are still computed."""
+        if self._declared is not None and name not in self._declared:
+            raise UndeclaredIngredient(f"a proxy read {name!r} without declaring it among its ingredients")
         if name in self.failed:
             raise Undefined(str(self.failed[name]))
         if name not in self._cache:
@@ -249,7 +285,10 @@ class Probe:
             )
             try:
                 if name in DIRECT:
-                    self._cache[name] = DIRECT[name](self)
+                    value = DIRECT[name](self)
+                    if non_finite(value):
+                        raise NonFinite(f"{name} holds NaN or infinite values (model output or gradients)")
+                    self._cache[name] = value
                 else:
                     self._sweep(names)
             except UnsupportedModel:
@@ -264,6 +303,8 @@ class Probe:
         wanted = {p for r in reducers for p in r.wants}
         order = [p for p in self.numel if p in wanted]
         for block in self._blocks(order):
+            if non_finite(block.grads):
+                raise NonFinite(f"the per-sample gradients of {block.name} hold NaN or infinite values")
             for r in reducers:
                 if block.name in r.wants:
                     r.update(block)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import unknown_choice
+from ..errors import GradnasError, unknown_choice
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Undefined(Exception):
     """Raised by a proxy whose value does not exist for this model and batch (becomes NaN)."""
 
 
+class NonFinite(GradnasError):
+    """An ingredient holds NaN or infinite values: the proxies that read it are NaN with this reason
+    (the model and batch fit; this is not bad input)."""
+
+
 @dataclass(frozen=True)
 class ProxyInfo:
     name: str
@@ -46,6 +52,16 @@ class ProxyInfo:
 
 
 PROXIES: dict[str, ProxyInfo] = {}
+
+# Every ingredient a Probe can compute (probe.py's per-sample sweeps and direct ingredients; a test
+# keeps the two in step), so that a proxy naming another is refused when it is registered.
+INGREDIENTS = frozenset(
+    {
+        "sign_sum", "grad_sum", "class_gram", "class_sign_gram", "gram", "knas_columns", "sampled_columns",
+        "batch_grads", "relu_kernel", "synflow_saliency", "input_jacobian", "grasp_products", "fisher_terms",
+        "macs", "ntk_gram", "region_count", "zen_terms",
+    }
+)  # fmt: skip
 
 
 def first_paragraph(doc: str) -> str:
@@ -65,12 +81,18 @@ def proxy(
 ):
     """Register `fn(probe) -> float` as proxy `name`; its docstring's first paragraph is the summary."""
 
+    needs = tuple(ingredients)
+
     def register(fn: Callable) -> Callable:
         if name in PROXIES:
             raise ValueError(f"proxy {name!r} registered twice")
+        unknown = sorted(set(needs) - INGREDIENTS)
+        if unknown:
+            known = ", ".join(sorted(INGREDIENTS))
+            raise ValueError(f"proxy {name!r} names unknown ingredients {unknown}; known: {known}")
         summary = first_paragraph(fn.__doc__ or "")
         PROXIES[name] = ProxyInfo(
-            name, fn, tuple(ingredients), higher_is_better, needs_labels, batch_size, version, summary, paper
+            name, fn, needs, higher_is_better, needs_labels, batch_size, version, summary, paper
         )
         return fn
 
@@ -87,12 +109,22 @@ def get_proxies(names: Iterable[str]) -> list[ProxyInfo]:
     return infos
 
 
+@contextmanager
+def _nothing():
+    yield
+
+
 def evaluate(info: ProxyInfo, probe) -> Score:
     """Run one proxy on a probe; undefined or non-finite values become NaN with a reason."""
+    import torch  # the registry itself stays importable without it
+
     try:
-        value = float(info.compute(probe))
+        with probe.reading(info) if probe is not None else _nothing():
+            value = float(info.compute(probe))
     except Undefined as why:
         return Score(math.nan, str(why))
+    except torch.linalg.LinAlgError as why:  # an eigen or determinant step that does not converge
+        return Score(math.nan, f"linear algebra failed: {str(why).splitlines()[0]}")
     if not math.isfinite(value):
         return Score(math.nan, f"non-finite value ({value})")
     return Score(value)

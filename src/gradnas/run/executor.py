@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 import torch
@@ -30,20 +33,46 @@ def _one_thread(threads: int = 1) -> None:
     torch.set_num_threads(threads)
 
 
+def _worker_start(threads: int, parent: int) -> None:
+    _one_thread(threads)
+    die_with(parent)
+
+
+def die_with(parent: int, poll: float = 0.5) -> None:
+    """Exit this process as soon as `parent` is no longer its parent (it died, even by kill -9),
+    instead of holding its memory forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def _local(tasks: list[ScoreTask], workers: int, threads: int) -> Iterator[TaskResult]:
     if workers == 1:
         yield from map(run_task, tasks)
         return
     # spawn: a forked child of a process that already ran torch ops can deadlock in its thread pool
     context = get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread, initargs=(threads,))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_start, initargs=(threads, os.getpid())
+    )
     try:
         pending = {pool.submit(run_task, t) for t in tasks[: 2 * workers]}
         queued = iter(tasks[2 * workers :])
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise GradnasError(
+                        "a worker process died (killed, or out of memory); the architectures finished "
+                        "before it are stored, and a re-run resumes after them"
+                    ) from None
+                yield result
                 nxt = next(queued, None)
                 if nxt is not None:
                     pending.add(pool.submit(run_task, nxt))
@@ -59,7 +88,7 @@ def _ray(tasks: list[ScoreTask], address: str | None, workers: int) -> Iterator[
     try:
         import ray
     except ImportError as err:
-        raise GradnasError("--ray needs the optional extra: pip install 'gradnas[ray]'") from err
+        raise GradnasError("running on Ray needs the optional extra: pip install 'gradnas[ray]'") from err
     if not ray.is_initialized():
         ray.init(
             address=address,

@@ -15,6 +15,7 @@ One row per :class:`ScoreKey`. Durability and concurrency choices:
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import os
@@ -126,6 +127,22 @@ def _from_db(values: tuple) -> StoredScore:
     return StoredScore(key, math.nan if value is None else value, reason, seconds, created)
 
 
+def _readable(method):
+    """A damaged file (not a database, a corrupted page) is a one-line error naming the store."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise GradnasError(
+                f"results store {str(self.path)!r} cannot be read ({exc}); if it is damaged, "
+                "move it away and re-run to recompute its scores"
+            ) from None
+
+    return wrapper
+
+
 class Store:
     """Scores keyed by :class:`ScoreKey` in the SQLite file at ``path`` (created if needed)."""
 
@@ -205,6 +222,7 @@ class Store:
         """Store one score; False if ``key`` was already stored (the old value is kept)."""
         return self.put_many([StoredScore(key, value, reason, seconds)]) == 1
 
+    @_readable
     def put_many(self, rows: Iterable[StoredScore]) -> int:
         """Store ``rows`` in one transaction, skipping keys already stored; the number inserted."""
         values = [_to_db(r) for r in rows]
@@ -219,6 +237,7 @@ class Store:
             )
             return conn.total_changes - before
 
+    @_readable
     def get(self, key: ScoreKey) -> StoredScore | None:
         """The stored score for ``key``, or None."""
         where = " AND ".join(f"{f} = ?" for f in KEY_FIELDS)
@@ -229,6 +248,7 @@ class Store:
         )
         return None if row is None else _from_db(row)
 
+    @_readable
     def existing(self, keys: Iterable[ScoreKey]) -> set[ScoreKey]:
         """The subset of ``keys`` already stored: one indexed query per (everything but arch)."""
         groups: dict[tuple, list[ScoreKey]] = defaultdict(list)
@@ -242,6 +262,7 @@ class Store:
             found.update(k for k in members if k.arch in archs)
         return found
 
+    @_readable
     def to_frame(self, **filters: object) -> pd.DataFrame:
         """All scores as a tidy frame, one row per score; ``filters`` are key fields, each a value
         or a list of values to keep. ``value`` is NaN where it could not be computed."""
@@ -257,10 +278,13 @@ class Store:
             self._connection().execute(f"SELECT {', '.join(_COLUMNS)} FROM scores{where}", params).fetchall()
         )
         frame = pd.DataFrame.from_records(rows, columns=list(_COLUMNS))
-        frame["batch_size"] = frame["batch_size"].astype("int64")
-        frame["seed"] = frame["seed"].astype("int64")
-        frame["value"] = frame["value"].astype("float64")
-        frame["seconds"] = frame["seconds"].astype("float64")
+        try:
+            types = {"batch_size": "int64", "seed": "int64", "value": "float64", "seconds": "float64"}
+            frame = frame.astype(types)
+        except (TypeError, ValueError) as exc:
+            raise GradnasError(
+                f"results store {str(self.path)!r} holds a value that is not a number: {exc}"
+            ) from None
         frame["created"] = pd.to_datetime(frame["created"], utc=True, format="ISO8601")
         return frame
 

@@ -9,6 +9,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from ..spaces.base import categorical
 from .objective import Objective
 from .screen import Screen, propose
 
@@ -62,6 +63,7 @@ def reinforce(
     and a bias-corrected exponential-moving-average baseline; reward = accuracy / 100.
     G-REINFORCE: the evaluated arch is the best-scored of a pool of mutants of the policy's sample,
     and the policy gradient is taken on the arch actually evaluated."""
+    space = categorical(space, "REINFORCE")
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     logits = [torch.zeros(k, requires_grad=True) for k in space.decisions]
     optimizer = torch.optim.Adam(logits, lr=lr)

@@ -48,7 +48,7 @@ def parse_cost(spec: str, dataset: str, benchmark=None) -> Callable[[str], float
     spec = str(spec).strip()
     if spec == "knas":
         if dataset not in KNAS_SECONDS:
-            raise GradnasError(f"--cost knas has costs for {', '.join(KNAS_SECONDS)}, not {dataset!r}")
+            raise GradnasError(f"cost 'knas' has costs for {', '.join(KNAS_SECONDS)}, not {dataset!r}")
         seconds = KNAS_SECONDS[dataset]
         return lambda arch: seconds
     if spec.startswith("fixed:"):
@@ -57,18 +57,18 @@ def parse_cost(spec: str, dataset: str, benchmark=None) -> Callable[[str], float
         except ValueError:
             seconds = math.nan
         if not (math.isfinite(seconds) and seconds > 0):
-            raise GradnasError(f"--cost fixed:SECONDS needs a positive number, got {spec!r}")
+            raise GradnasError(f"cost fixed:SECONDS needs a positive number of seconds, got {spec!r}")
         return lambda arch: seconds
     if spec == "benchmark":
         if benchmark is None:
-            raise GradnasError("--cost benchmark needs a benchmark")
+            raise GradnasError("cost 'benchmark' needs a benchmark")
 
         def from_table(arch: str) -> float:
             seconds = benchmark.cost(arch, dataset)
             if seconds is None:
                 raise GradnasError(
                     f"benchmark {benchmark.name!r} has no training cost for {dataset}; "
-                    "use --cost knas or --cost fixed:SECONDS"
+                    "use cost 'knas' or 'fixed:SECONDS'"
                 )
             return seconds
 

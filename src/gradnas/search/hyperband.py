@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..spaces.base import categorical
 from .objective import Objective
 from .screen import Screen, propose
 
@@ -92,4 +93,5 @@ def bohb(
     space, objective: Objective, rng: np.random.Generator, screen: Screen | None = None, **options
 ) -> None:
     """Hyperband whose new archs come from a categorical TPE model of what was observed."""
-    hyperband(space, objective, rng, screen, model=CategoricalTPE(space, rng), **options)
+    model = CategoricalTPE(categorical(space, "BOHB"), rng)
+    hyperband(space, objective, rng, screen, model=model, **options)

@@ -12,7 +12,7 @@ from .screen import Screen
 
 def _scored_sample(space, rng: np.random.Generator, screen: Screen | None, n: int, algo: str):
     if screen is None:
-        raise GradnasError(f"{algo} ranks candidates by a proxy: give one with --assist")
+        raise GradnasError(f"{algo} ranks candidates by a proxy: name one as assist")
     archs = [space.format(space.sample(rng)) for _ in range(n)]
     return archs, screen.score(archs)
 

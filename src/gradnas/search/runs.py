@@ -1,7 +1,8 @@
 """Many seeded runs of one search configuration: resumable histories, a summary, a curve.
 
-Each finished run is appended to `histories.jsonl` as one line, so a killed campaign loses at
-most the run in progress and a restart skips the runs already there.
+Each finished run is appended to `histories.jsonl` as one line in a single write, so a killed
+campaign loses at most the run in progress; a restart cuts a torn last line and skips the runs
+already there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from ..errors import GradnasError, unknown_choice
 from ..evaluate.plots import search_curves
+from ..outdir import append_line, claim, drop_torn_tail
 from .algorithms import evolution, random_search, reinforce
 from .clock import Clock, Exhausted, parse_cost
 from .hyperband import bohb, hyperband
@@ -58,9 +60,9 @@ class SearchConfig:
         if self.algo not in ALGORITHMS:
             raise unknown_choice("search algorithm", self.algo, ALGORITHMS)
         if self.algo in NEEDS_PROXY and not self.assist:
-            raise GradnasError(f"--algo {self.algo} ranks candidates by a proxy: give one with --assist")
+            raise GradnasError(f"algorithm {self.algo!r} ranks candidates by a proxy: name one as assist")
         if not (isinstance(self.runs, int) and self.runs >= 1):
-            raise GradnasError(f"--runs must be a positive integer, got {self.runs!r}")
+            raise GradnasError(f"runs must be a positive integer, got {self.runs!r}")
 
     @property
     def label(self) -> str:
@@ -91,7 +93,7 @@ def search_once(
 
 
 def _finished(path: Path) -> dict[int, dict]:
-    """Runs already written; a torn last line (killed mid-write) is dropped."""
+    """Runs already written; a line that is not JSON (torn by a kill) is skipped."""
     done: dict[int, dict] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -107,31 +109,25 @@ def run_campaign(
     space, config: SearchConfig, accuracy, cost, scores: ScoreFn | None, out_dir: Path, progress=None
 ) -> list[dict]:
     """All `config.runs` runs, resuming from `out_dir/histories.jsonl`; one dict per run."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / HISTORY_FILE
-    config_path = out_dir / "config.json"
-    saved = asdict(config)
-    if config_path.exists() and json.loads(config_path.read_text()) != json.loads(json.dumps(saved)):
-        raise GradnasError(f"{out_dir} holds runs of a different configuration; choose another --out")
-    config_path.write_text(json.dumps(saved, indent=1))
+    claim(out_dir / "config.json", json.loads(json.dumps(asdict(config))))
+    drop_torn_tail(path)
     done = _finished(path)
-    with path.open("a") as sink:
-        for run in range(config.runs):
-            if run in done:
-                continue
-            history, pools = search_once(space, config, accuracy, cost, scores, run)
-            pick = Objective.pick_from(history)
-            row = {
-                "run": run,
-                "pick": None if pick is None else asdict(pick),
-                "pools": pools,
-                "history": [asdict(r) for r in history],
-            }
-            sink.write(json.dumps(row) + "\n")
-            sink.flush()
-            done[run] = row
-            if progress:
-                progress(run)
+    for run in range(config.runs):
+        if run in done:
+            continue
+        history, pools = search_once(space, config, accuracy, cost, scores, run)
+        pick = Objective.pick_from(history)
+        row = {
+            "run": run,
+            "pick": None if pick is None else asdict(pick),
+            "pools": pools,
+            "history": [asdict(r) for r in history],
+        }
+        append_line(path, json.dumps(row))
+        done[run] = row
+        if progress:
+            progress(run)
     return [done[r] for r in range(config.runs)]
 
 

@@ -1,6 +1,6 @@
 """Search spaces: the `SearchSpace` interface, the name registry, and NAS-Bench-201."""
 
-from gradnas.spaces.base import SearchSpace, get_space, register_space, space_names
+from gradnas.spaces.base import Categorical, SearchSpace, get_space, register_space, space_names
 from gradnas.spaces.nb201 import OPS as NB201_OPS
 from gradnas.spaces.nb201 import NB201Arch, NB201Network, NB201Space
 
@@ -9,6 +9,7 @@ __all__ = [
     "NB201Arch",
     "NB201Network",
     "NB201Space",
+    "Categorical",
     "SearchSpace",
     "get_space",
     "register_space",

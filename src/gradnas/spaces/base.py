@@ -6,7 +6,7 @@ space at import time (no import cycles); each space is built once, on first look
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from importlib import import_module
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -60,6 +60,35 @@ class SearchSpace(Protocol[ArchT]):
         Images by default; a space whose networks read token ids (input_shape (seq_len,)) says
         `inputs = "tokens"`, and its `build` also takes the batch's `vocab_size`."""
         ...
+
+
+@runtime_checkable
+class Categorical(Protocol[ArchT]):
+    """An optional capability: architectures as a fixed number of categorical decisions, which
+    REINFORCE's policy and BOHB's density model need (NB201 and the text spaces have it).
+
+    Other optional attributes a space may declare: `inputs = "tokens"` for networks reading token
+    ids (default "images")."""
+
+    decisions: tuple[int, ...]  # the number of choices of each decision
+
+    def encode(self, arch: ArchT) -> tuple[int, ...]:
+        """The choice made at each decision."""
+        ...
+
+    def decode(self, choices: Sequence[int]) -> ArchT:
+        """The architecture these choices spell."""
+        ...
+
+
+def categorical(space: SearchSpace[ArchT], algorithm: str) -> Categorical[ArchT]:
+    """`space` itself if it has the `Categorical` capability, else a one-line error naming it."""
+    if not isinstance(space, Categorical):
+        raise GradnasError(
+            f"{algorithm} draws architectures decision by decision; the {space.name} space has no "
+            "categorical decisions (decisions, encode, decode): use rs, rea, hb or knas"
+        )
+    return space
 
 
 def arch_of(arch: object, cls: type[ArchT], space: str) -> ArchT:

@@ -84,6 +84,7 @@ ALL_OPS: tuple[str, ...] = tuple(sorted({op for family in FAMILIES.values() for 
 WIDTHS: tuple[int, ...] = (16, 24, 32)
 DEPTHS: tuple[int, ...] = (4, 8, 12, 16, 20)
 MIN_WIDTH, MIN_DEPTH = 2, 3  # FactorizedReduce splits the width in two; two distinct reductions
+MAX_WIDTH, MAX_DEPTH = 1024, 200  # far beyond NDS's own; a typo must not build until memory runs out
 
 
 # ---------------------------------------------------------------- architectures
@@ -167,8 +168,8 @@ class NDSArch:
             "reduce": reduce,
             "normal_concat": _concat(self.normal_concat, "normal", nodes),
             "reduce_concat": _concat(self.reduce_concat, "reduce", nodes),
-            "width": positive_int(self.width, "width", MIN_WIDTH),
-            "depth": positive_int(self.depth, "depth", MIN_DEPTH),
+            "width": positive_int(self.width, "width", MIN_WIDTH, MAX_WIDTH),
+            "depth": positive_int(self.depth, "depth", MIN_DEPTH, MAX_DEPTH),
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -266,8 +267,8 @@ class NDSSpace:
             raise unknown_choice("NDS family", family, FAMILIES)
         self.family = FAMILIES[family]
         self.name = f"nds_{family}"
-        self.widths = tuple(positive_int(w, "width", MIN_WIDTH) for w in widths)
-        self.depths = tuple(positive_int(d, "depth", MIN_DEPTH) for d in depths)
+        self.widths = tuple(positive_int(w, "width", MIN_WIDTH, MAX_WIDTH) for w in widths)
+        self.depths = tuple(positive_int(d, "depth", MIN_DEPTH, MAX_DEPTH) for d in depths)
         if not self.widths or not self.depths:
             raise GradnasError(f"{self.name}: widths and depths must not be empty")
 
