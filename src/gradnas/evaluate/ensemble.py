@@ -26,6 +26,7 @@ from ..errors import GradnasError
 PREFIX = "ensemble:"
 NAMED: dict[str, str] = {
     "ensemble:nb201": "ensemble:gradalign_1_sign_raw+gradalign_2_sign_diverse+jacob_cov",
+    "ensemble:nb301": "ensemble:params+naswot-grad_norm",
 }
 _MEMBER = re.compile(r"([+-]?)([^+-]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
