@@ -26,6 +26,7 @@ from ..errors import GradnasError
 PREFIX = "ensemble:"
 NAMED: dict[str, str] = {
     "ensemble:nb201": "ensemble:gradalign_1_sign_raw+gradalign_2_sign_diverse+jacob_cov",
+    "ensemble:nb101": "ensemble:params-jacob_cov-mgm",
     "ensemble:nb301": "ensemble:params+naswot-grad_norm",
 }
 _MEMBER = re.compile(r"([+-]?)([^+-]*)")
