@@ -274,3 +274,18 @@ def test_correlate_reports_the_suites_scores_beside_ours(tmp_path, capsys):
     nb301_args = [a if a != str(path) else str(_shared("nb301_zc_500.json")) for a in args]
     assert main([*nb301_args[:-5], "--out", str(tmp_path / "other"), "--workers", "1", "--quiet"]) == 2
     assert "holds nb301 architectures, not nb201: score it with space nb301" in capsys.readouterr().err
+
+
+def test_every_benchmark_kind_offers_the_protocol_with_query_many(tmp_path, nb101_tiny):
+    from gradnas.benchmarks import Benchmark
+
+    kinds = [
+        load_benchmark(nb101_file(tmp_path)),  # Suite-Zero JSON
+        load_benchmark(nb101_tiny),  # NB101 .npz
+        load_benchmark(_shared("nb301_zc_500.json")),
+    ]
+    for bench in kinds:
+        assert isinstance(bench, Benchmark) and callable(bench.query_many)
+        archs = bench.archs()[:3]
+        many = bench.query_many(archs, "cifar10", bench.metrics[-1])
+        assert many.tolist() == [bench.query(a, "cifar10", bench.metrics[-1]) for a in archs]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 
 @runtime_checkable
@@ -23,6 +26,10 @@ class Benchmark(Protocol):
 
     def archs(self) -> list[str]:
         """Every architecture in the table, as canonical strings, in table order."""
+        ...
+
+    def query_many(self, archs: Iterable[object], dataset: str, metric: str = "test_accuracy") -> np.ndarray:
+        """``query`` for many archs at once, as a float64 array in the order given."""
         ...
 
     def cost(self, arch: object, dataset: str) -> float | None:
