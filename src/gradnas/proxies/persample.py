@@ -115,9 +115,9 @@ def loop_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[
         yield Block(name, 0, torch.stack(row))
 
 
-# Measured (batch 64, 1 thread, process CPU seconds): the nine seed proxies cost 2.76x a batched
-# pass through the fast engine and 1.93x through the loop on NB101 (128-512 channels, 3 cells),
-# 1.75-2.42x and 1.18-1.55x on NB301 (cell inputs of 128-512 channels, 2 cells); on NB201
+# Measured (1 thread): the nine seed proxies cost 2.81x a batched pass through the fast engine and
+# 2.42x through the loop on NB101 (128-512 channels, 3 cells, batch 128, quiet machine);
+# 1.75-2.42x and 1.18-1.55x on NB301 (cell inputs of 128-512 channels, 2 cells, batch 64); on NB201
 # (16-64 channels) the loop costs more than the fast engine. A batch-of-one pass is efficient only
 # when its convolutions are wide, so `auto` takes the loop from this width up.
 LOOP_MIN_WIDTH = 128
