@@ -17,10 +17,8 @@ cells' input preprocessing keep theirs).
 from __future__ import annotations
 
 from gradnas.errors import GradnasError
-from gradnas.spaces.base import arch_of
 from gradnas.spaces.nds import CELLS, NDSArch, NDSSpace
-from gradnas.spaces.nds_network import NDSNetwork
-from gradnas.validate import image_shape, int_literal, positive_int
+from gradnas.validate import int_literal
 
 COMPACT_OPS: tuple[str, ...] = (
     "max_pool_3x3",
@@ -69,7 +67,10 @@ def to_compact(arch: NDSArch) -> str:
 
 class NB301Space(NDSSpace):
     """NDS's DARTS family with NAS-Bench-301's fixed network: width 32, depth 8, no `none`,
-    every node concatenated; sampling and mutation as in `NDSSpace`."""
+    every node concatenated; sampling, mutation and `build` as in `NDSSpace`, with the cell
+    ops' BatchNorms non-affine (NAS-Bench-Suite-Zero's network, see the module docstring)."""
+
+    op_affine = False
 
     def __init__(self) -> None:
         super().__init__("darts", widths=(WIDTH,), depths=(DEPTH,))
@@ -78,7 +79,7 @@ class NB301Space(NDSSpace):
     def check(self, arch: NDSArch | str) -> NDSArch:
         if isinstance(arch, str) and arch.lstrip().startswith("["):
             arch = from_compact(arch)
-        arch = super().check(arch_of(arch, NDSArch, self.name))
+        arch = super().check(arch)
         if (arch.width, arch.depth) != (WIDTH, DEPTH):
             raise GradnasError(
                 f"nb301 archs have width {WIDTH} and depth {DEPTH}, got {arch.width}, {arch.depth}"
@@ -91,17 +92,4 @@ class NB301Space(NDSSpace):
 
     def parse(self, text: str) -> NDSArch:
         """The NDS text form or a compact genotype (see the module docstring)."""
-        if isinstance(text, str) and text.lstrip().startswith("["):
-            return self.check(text)
-        return super().parse(text)
-
-    def build(
-        self,
-        arch: NDSArch | str,
-        num_classes: int = 10,
-        input_shape: tuple[int, int, int] = (3, 32, 32),
-    ) -> NDSNetwork:
-        """NAS-Bench-Suite-Zero's NB301 network (see the module docstring), freshly initialised."""
-        arch = self.check(arch)
-        in_channels = image_shape(input_shape, 8)[0]
-        return NDSNetwork(arch, positive_int(num_classes, "num_classes", 2), in_channels, op_affine=False)
+        return self.check(text)

@@ -261,6 +261,7 @@ class NDSSpace:
     from `widths` and `depths` (NDS's ranges by default; one value each fixes them)."""
 
     size = None  # far too many to count or list
+    op_affine = True  # learnable BatchNorm scales inside the cell ops (see nds_network.OPS)
 
     def __init__(self, family: str, widths: Sequence[int] = WIDTHS, depths: Sequence[int] = DEPTHS) -> None:
         if family not in FAMILIES:
@@ -364,7 +365,7 @@ class NDSSpace:
         arch = self.check(arch)
         num_classes = positive_int(num_classes, "num_classes", 2)
         in_channels = image_shape(input_shape, 8)[0]
-        return NDSNetwork(arch, num_classes, in_channels)
+        return NDSNetwork(arch, num_classes, in_channels, op_affine=self.op_affine)
 
 
 # zero-argument factories for the registry in spaces/base.py
