@@ -65,7 +65,7 @@ class SearchSpace(Protocol[ArchT]):
 @runtime_checkable
 class Categorical(Protocol[ArchT]):
     """An optional capability: architectures as a fixed number of categorical decisions, which
-    REINFORCE's policy and BOHB's density model need (NB201 and the text spaces have it).
+    REINFORCE's policy and BOHB's density model need (every space has it).
 
     Other optional attributes a space may declare: `inputs = "tokens"` for networks reading token
     ids (default "images")."""
@@ -76,8 +76,9 @@ class Categorical(Protocol[ArchT]):
         """The choice made at each decision."""
         ...
 
-    def decode(self, choices: Sequence[int]) -> ArchT:
-        """The architecture these choices spell."""
+    def decode(self, choices: Sequence[int]) -> ArchT | None:
+        """The architecture these choices spell, or None when they spell no valid one (an NB101
+        cell with no input-to-output path or too many edges); searches then draw again."""
         ...
 
 
