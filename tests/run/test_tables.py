@@ -20,14 +20,14 @@ from gradnas.run.tasks import ProbeSpec
 from gradnas.search.screen import StoredScores
 from gradnas.spaces import get_space
 
-SPEC = ProbeSpec("digits", 16, 0)
+PROBE = ProbeSpec("digits", 16, 0)
 PROXIES = ["params", "synflow"]
 ARCHS = [get_space("nb201").format(a) for a in get_space("nb201").sample_many(5, np.random.default_rng(3))]
 
 
 def key(arch: str, proxy: str, version: str | None = None) -> ScoreKey:
     version = version or get_proxies([proxy])[0].version
-    return ScoreKey("nb201", arch, SPEC.dataset, proxy, SPEC.batch_size, SPEC.seed, SPEC.label, version)
+    return ScoreKey("nb201", arch, PROBE.dataset, proxy, PROBE.batch_size, PROBE.seed, PROBE.label, version)
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def shipped(tmp_path, monkeypatch):
         rows.append(StoredScore(key(ARCHS[3], "synflow"), math.nan, "dead cell", 3.5))
         rows.append(StoredScore(key(ARCHS[0], "params", "0"), -1.0, None, 0.1))  # an older version
         store.put_many(rows)
-        provenance = write_table(store, "nb201", SPEC, PROXIES, folder, space_size=15625)
+        provenance = write_table(store, "nb201", PROBE, PROXIES, folder, space_size=15625)
     return folder, provenance
 
 
@@ -52,7 +52,7 @@ def test_a_table_reads_back_exactly_with_its_provenance(shipped):
     assert provenance["archs"] == 4 and provenance["space_size"] == 15625
     assert provenance["nan"] == {"params": 0, "synflow": 1}
     assert provenance["proxies"] == {p: get_proxies([p])[0].version for p in PROXIES}
-    assert provenance["probe"]["fingerprint"] == tables.probe_fingerprint(SPEC)
+    assert provenance["probe"]["fingerprint"] == tables.probe_fingerprint(PROBE)
     assert provenance["seconds_per_arch"] == pytest.approx(np.mean([0.5, 1.5, 2.5, 3.5]))
     wide = gradnas.load_scores("nb201", "digits")
     assert wide.attrs["provenance"] == provenance
@@ -74,7 +74,7 @@ def test_no_table_is_a_one_line_error_naming_the_shipped_ones(shipped):
 def test_fill_store_copies_matching_rows_and_never_replaces(shipped, tmp_path):
     with Store(tmp_path / "study.sqlite") as store:
         store.put(key(ARCHS[1], "params"), 7.0)  # computed here before: kept
-        copied = fill_store(store, "nb201", SPEC, ["params", "synflow"], archs=ARCHS[:2])
+        copied = fill_store(store, "nb201", PROBE, ["params", "synflow"], archs=ARCHS[:2])
         assert copied == 3
         frame = store.to_frame().set_index(["arch", "proxy"])["value"]
     assert frame.loc[(ARCHS[1], "params")] == 7.0 and frame.loc[(ARCHS[0], "params")] == 1000.0
@@ -85,7 +85,7 @@ def test_another_probe_draw_takes_nothing(shipped, tmp_path):
     with Store(tmp_path / "study.sqlite") as store:
         assert fill_store(store, "nb201", ProbeSpec("digits", 16, 1), PROXIES) == 0
         assert fill_store(store, "nb201", ProbeSpec("digits", 8, 0), PROXIES) == 0
-        assert fill_store(store, "nb101", SPEC, PROXIES) == 0
+        assert fill_store(store, "nb101", PROBE, PROXIES) == 0
 
 
 def test_a_stale_proxy_version_is_named_and_not_used(shipped, tmp_path):
@@ -96,7 +96,7 @@ def test_a_stale_proxy_version_is_named_and_not_used(shipped, tmp_path):
     rows.to_parquet(folder / "scores_nb201_digits.parquet", index=False)
     with Store(tmp_path / "study.sqlite") as store:
         with pytest.warns(UserWarning, match=r"holds synflow version 0, this gradnas computes version 1"):
-            copied = fill_store(store, "nb201", SPEC, PROXIES)
+            copied = fill_store(store, "nb201", PROBE, PROXIES)
         assert copied == 4 and set(store.to_frame()["proxy"]) == {"params"}
 
 
@@ -104,7 +104,7 @@ def test_a_table_probed_with_other_images_is_announced_and_not_used(shipped, tmp
     monkeypatch.setattr(tables, "probe_fingerprint", lambda spec: "another")
     with Store(tmp_path / "study.sqlite") as store:
         with pytest.warns(UserWarning, match="probed with other images"):
-            assert fill_store(store, "nb201", SPEC, PROXIES) == 0
+            assert fill_store(store, "nb201", PROBE, PROXIES) == 0
 
 
 def test_a_study_takes_the_table_scores_and_computes_only_the_rest(shipped, tmp_path, monkeypatch):
@@ -118,7 +118,7 @@ def test_a_study_takes_the_table_scores_and_computes_only_the_rest(shipped, tmp_
         return real_execute(tasks, **{**options, "workers": 1})
 
     monkeypatch.setattr(gradnas.correlate, "execute", execute)
-    study = Study(proxies=tuple(PROXIES), benchmark=str(bench), archs="all", probe=SPEC)
+    study = Study(proxies=tuple(PROXIES), benchmark=str(bench), archs="all", probe=PROBE)
     lines = []
     run_study(study, tmp_path / "out", progress=False, log=lines.append)
     assert sorted(computed) == [(ARCHS[4], "params"), (ARCHS[4], "synflow")]
@@ -128,7 +128,7 @@ def test_a_study_takes_the_table_scores_and_computes_only_the_rest(shipped, tmp_
 
 
 def test_a_search_screen_reads_the_table_without_computing(shipped, tmp_path):
-    screen = StoredScores("synflow", tmp_path / "search.sqlite", "nb201", SPEC, compute=False)
+    screen = StoredScores("synflow", tmp_path / "search.sqlite", "nb201", PROBE, compute=False)
     values, seconds = screen(ARCHS[:3])
     assert values.tolist() == [0.0, 10.0, 20.0] and seconds == pytest.approx(0.5 + 1.5 + 2.5)
     with pytest.raises(GradnasError, match="1 archs have no stored synflow score"):

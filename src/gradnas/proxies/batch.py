@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .persample import forward_checked, hooked, probe_copy, replace_batchnorm, sample_losses
-from .registry import NonFinite
+from .registry import NonFinite, non_finite
 
 
 def _scored_weights(model: nn.Module, probe) -> list[torch.Tensor]:
@@ -46,7 +46,7 @@ def relu_kernel(probe) -> torch.Tensor:
     kernel = torch.zeros(n, n, dtype=torch.float64)
 
     def hook(module, inputs):  # a pre-hook: an in-place ReLU has not overwritten its input yet
-        if not bool(torch.isfinite(inputs[0]).all()):
+        if non_finite(inputs[0]):
             raise NonFinite("a ReLU's input holds NaN or infinite values")
         c = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float32)
         if c.shape[1] >= 2**24:  # counts stay exact integers in float32 below 2^24

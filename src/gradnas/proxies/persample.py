@@ -246,11 +246,19 @@ def _record_calls(
             )
     _check_rows_follow_samples(model, modules, x.detach(), calls)
     live = [c for c in calls if c.out.requires_grad]
-    params = [getattr(module, attr) for module, attr in owners.values()]
+    # A called convolution's weight is not checked (see below), so its batch gradient, a third of
+    # a batched backward pass, is not asked for: autograd then skips computing it.
+    called = {c.module for c in live}
+    checked = {
+        name: (module, attr)
+        for name, (module, attr) in owners.items()
+        if not (attr == "weight" and isinstance(module, nn.Conv2d) and module in called)
+    }
+    params = [getattr(module, attr) for module, attr in checked.values()]
     grads = torch.autograd.grad(loss, [c.out for c in live] + params, allow_unused=True, retain_graph=True)
     for call, g in zip(live, grads):
         call.gout = g
-    _check_calls_account_for_gradients(owners, live, grads[len(live) :])
+    _check_calls_account_for_gradients(checked, live, grads[len(live) :])
     for call in calls:
         call.out = call.out.detach()  # frees the graph kept for the check
     return calls
@@ -288,15 +296,13 @@ def _check_rows_follow_samples(model: nn.Module, modules: set[nn.Module], x: tor
 
 def _check_calls_account_for_gradients(owners, live: list[_Call], batch_grads) -> None:
     """A parameter's gradient must come from its module's recorded calls: none if the module was
-    never called, and (for all but convolution weights, whose local check would cost as much as
-    the backward pass) exactly the gradient through those calls."""
+    never called, and exactly the gradient through those calls otherwise. `owners` leaves out the
+    weights of called convolutions, whose local check would cost as much as the backward pass."""
     for (name, (module, attr)), full in zip(owners.items(), batch_grads):
         param = getattr(module, attr)
         own = [c for c in live if c.module is module and c.gout is not None]
         if not own:
             missed = full is not None and bool(full.any())
-        elif isinstance(module, nn.Conv2d) and attr == "weight":
-            continue
         else:
             (through,) = torch.autograd.grad(
                 [c.out for c in own], param, [c.gout for c in own], retain_graph=True, allow_unused=True

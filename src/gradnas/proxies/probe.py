@@ -7,7 +7,6 @@ the matrix's column blocks, so nine proxies cost about what one does.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,24 +36,11 @@ from .persample import (
     probe_copy,
     scored_parameter_names,
 )
-from .registry import NonFinite, Undefined
+from .registry import NonFinite, Undefined, non_finite
 
 ENGINES = ("auto", "fast", "loop")
 KNAS_TENSORS, KNAS_COORDS = 11, 50  # the KNAS reference code's first 11 tensors, first 50 coords
 GT_COORDS = 50  # θ in GT-NAS: coordinates sampled per layer
-
-
-def non_finite(value) -> bool:
-    """Whether an ingredient holds a NaN or an infinity anywhere (tensors, floats, containers)."""
-    if isinstance(value, torch.Tensor):
-        return value.is_floating_point() and not bool(torch.isfinite(value).all())
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(map(non_finite, value.values()))
-    if isinstance(value, (list, tuple)):
-        return any(map(non_finite, value))
-    return False
 
 
 class UndeclaredIngredient(Exception):
