@@ -276,6 +276,49 @@ def search_(args) -> None:
     print(f"wrote {out / 'summary.csv'}, curves and per-run histories under {out}")
 
 
+def train(args) -> None:
+    from . import train as training
+
+    use_threads(args.threads)
+    if (args.arch is None) == (args.models is None):
+        raise GradnasError("give --arch (with --space) or --models FILE.py:FACTORY, one of them")
+    overrides = {name: getattr(args, name) for name in training.OVERRIDABLE}
+    job = training.make_job(
+        args.arch,
+        space=args.space,
+        model=args.models,
+        dataset=args.dataset,
+        recipe=args.recipe,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        dtype=args.dtype,
+        data_dir=args.data_dir,
+        **overrides,
+    )
+    try:
+        result, reused = training.run_with_progress(job, args.out, progress=not args.quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"every finished epoch is checkpointed under {args.out}; run the same command again to resume"
+        ) from None
+    if args.json:
+        row = {k: _json_number(v) if isinstance(v, float) else v for k, v in vars(result).items()}
+        print(json.dumps(row | {"key": vars(result.key)}, indent=2))
+        return
+    for entry in result.log:
+        print(
+            f"epoch {entry['epoch']:>3}  lr {entry['lr']:.4g}  train loss {entry['train_loss']:.4f}  "
+            f"val {entry['val_accuracy']:.2f}%  test {entry['test_accuracy']:.2f}%  {entry['seconds']:.1f} s"
+        )
+    if result.reason:
+        print(f"stopped: {result.reason}")
+    how = "reused from the store" if reused else f"{result.seconds:.1f} s of training"
+    print(
+        f"{job.arch}: validation accuracy {result.val_accuracy:.2f}%, test accuracy "
+        f"{result.test_accuracy:.2f}% after {result.epochs} epochs ({how}; stored in {args.out})"
+    )
+
+
 def _print_epoch(entry: dict) -> None:
     """One row of the per-epoch table, below its header when it is the first epoch's."""
     if entry["epoch"] == 1:
