@@ -239,6 +239,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-evals", type=_count, default=None, help="also stop after this many evaluations")
     p.add_argument("--cost", default="knas", help="seconds per evaluation: knas, fixed:SECONDS, benchmark")
+    p.add_argument(
+        "--evaluate",
+        default="table",
+        help="table (benchmark lookup, charged --cost), or train:EPOCHS[:RECIPE] to train each "
+        "candidate for real, charged its measured seconds (default: table)",
+    )
     p.add_argument("--runs", type=_count, default=100, help="independent seeded runs (default: 100)")
     p.add_argument("--seed", type=_seed, default=0, help="seeds the runs (run r uses [seed, r])")
     p.add_argument("--pool", type=int, default=10, help="candidates screened per G-step (default: 10)")
@@ -246,7 +252,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--k", type=_numbers(int), default=[40], help="KNAS: archs kept and evaluated (e.g. 20,40)"
     )
-    p.add_argument("--m", type=_numbers(int), default=[1000], help="KNAS: archs sampled (default: 1000)")
+    p.add_argument("--m", type=_numbers(int), default=[100], help="KNAS: archs sampled (default: 100)")
     p.add_argument("--n", type=_numbers(int), default=[100], help="select: candidates (e.g. 10,100,1000)")
     p.add_argument("--out", default="results/search", help="output directory (default: results/search)")
     p.add_argument(

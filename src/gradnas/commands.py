@@ -243,17 +243,20 @@ def search_(args) -> None:
         charge_proxy=args.charge_proxy,
         runs=args.runs,
         seed=args.seed,
+        evaluate=args.evaluate,
     )
     spec = ProbeSpec(
         args.dataset, args.batch_size, args.probe_seed, args.per_class, args.dtype, args.data_dir
     )
-    benchmark = load_benchmark(args.benchmark, args.data_dir)
-    holds = getattr(benchmark, "space", "nb201" if benchmark.name == "nb201" else None)
+    benchmark = None if args.evaluate != "table" else load_benchmark(args.benchmark, args.data_dir)
+    holds = getattr(benchmark, "space", "nb201" if getattr(benchmark, "name", None) == "nb201" else None)
     if holds not in (None, args.space):
         raise GradnasError(
             f"benchmark {benchmark.name!r} holds {holds} architectures, not {args.space}: give --benchmark"
         )
     out = Path(args.out)
+    # trainings: seeded like the probe, stored and checkpointed under OUT/train for reuse
+    training = search.Training(args.space, out / "train", args.probe_seed, args.dtype, args.data_dir)
     scores_path = Path(args.scores) if args.scores else out / "scores.sqlite"
     progress = not args.quiet
     with tqdm(total=len(configs) * args.runs, desc="search runs", unit="run", disable=not progress) as bar:
@@ -267,6 +270,7 @@ def search_(args) -> None:
                 ),
                 out,
                 progress=lambda run: bar.update(),
+                training=training,
             )
         except KeyboardInterrupt:
             raise Interrupted(
