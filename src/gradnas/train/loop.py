@@ -203,7 +203,7 @@ class Trainer:
                 x = augment(x, recipe, self.order)
             loss = F.cross_entropy(self.model(_to(x, self.dtype, self.device)), y.to(self.device))
             if not torch.isfinite(loss):
-                raise Diverged(f"the training loss became {float(loss)} at epoch {number}, step {step + 1}")
+                raise Diverged(f"the training loss became {loss.item()} at epoch {number}, step {step + 1}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if recipe.grad_clip:
