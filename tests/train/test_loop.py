@@ -143,3 +143,14 @@ def test_an_unwritable_out_is_an_error_before_training(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(GradnasError, match="is a file, not a directory"):
         run_training(job(), tmp_path / "file")
+
+
+def test_gradnas_train_is_the_api_and_the_package(tmp_path):
+    import gradnas
+    import gradnas.train.loop  # importing a module of the package keeps `gradnas.train` callable
+
+    result = gradnas.train(model=f"{MODELS}:noisy", dataset="digits", epochs=1, batch_size=128, out=tmp_path)
+    assert result.ok and result.epochs == 1 and 0 <= result.val_accuracy <= 100
+    assert gradnas.train.run_training is gradnas.train.loop.run_training
+    with pytest.raises(GradnasError, match="give an architecture"):
+        gradnas.train("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", model=f"{MODELS}:noisy")
