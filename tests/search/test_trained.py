@@ -72,7 +72,7 @@ def test_search_cli_trains_and_summarises(tmp_path, capsys):
             "--runs", "1", "--out", str(out), "--quiet"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "KNAS[params] k=1 m=3 train:1" in printed and "train:1" in printed
+    assert "KNAS[params] k=1 m=3 train:1" in printed and "measured" in printed
     assert (out / "train" / STORE_FILE).exists()
     assert main(["train:1:slow" if a == "train:1" else a for a in args]) == 2
     assert "unknown recipe 'slow'" in capsys.readouterr().err

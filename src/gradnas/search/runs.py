@@ -162,7 +162,7 @@ def summarize(config: SearchConfig, runs: list[dict]) -> dict:
         "seconds": float(np.mean(clocks)),
         "budget": config.budget,
         "max_evals": config.max_evals,
-        "cost": config.cost,
+        "cost": config.cost if config.evaluate == TABLE else "measured",
         "evaluate": config.evaluate,
     }
 
