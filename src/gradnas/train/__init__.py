@@ -10,6 +10,7 @@ import sys
 import types
 from pathlib import Path
 
+from ..errors import GradnasError
 from .data import SOURCES as DATASETS
 from .data import TrainData, load_train_data
 from .loop import MODEL_SPACE, TrainJob, run_training
@@ -52,8 +53,6 @@ def make_job(
 ) -> TrainJob:
     """The training of `arch` of `space` (or of the factory `model` = "file.py:name") on `dataset`
     by the preset `recipe`, any recipe field overridden by keyword (epochs=3, lr=0.05, ...)."""
-    from ..errors import GradnasError
-
     if (arch is None) == (model is None):
         raise GradnasError("train one network: give an architecture (with its space) or a model factory")
     network = (MODEL_SPACE, model) if model is not None else (space, arch)

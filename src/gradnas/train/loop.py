@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +85,7 @@ class Diverged(Exception):
 
 
 def digest(key: TrainKey) -> str:
-    return hashlib.sha256(json.dumps(list(key.__dict__.values())).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(astuple(key)).encode()).hexdigest()[:16]
 
 
 def _build(job: TrainJob, data: TrainData) -> nn.Module:
@@ -252,7 +252,7 @@ def run_training(
         return stored, True
     trainer = Trainer(job, load_train_data(job.dataset, job.val_fraction, job.seed, job.data_dir), device)
     folder = None if out is None else make_dir(Path(out) / "runs" / digest(key))
-    identity = {"key": list(key.__dict__.values())}
+    identity = {"key": list(astuple(key))}
     state = None if folder is None else claim(folder, identity, CONFIG_FILE)
     log: list[dict] = []
     reason = None
