@@ -66,6 +66,20 @@ def test_out_locations_that_cannot_be_written_are_refused_before_scoring(capsys,
     assert err.startswith(f"gradnas: error: cannot create the directory {afile / 'inside'}: ")
 
 
+def test_a_full_disk_while_writing_results_is_one_line(capsys, tmp_path, monkeypatch):
+    import errno
+
+    import pandas as pd
+
+    def full(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    rank_args = ["rank", "--archs", "2", "--dataset", "digits", "--proxies", "params", "--quiet"]
+    err = one_line_error(capsys, [*rank_args, "--out", str(tmp_path / "ranked.csv")])
+    assert err == f"gradnas: error: [Errno 28] No space left on device: '{tmp_path / 'ranked.csv'}'"
+
+
 def test_model_files_and_factories_that_fail_are_one_line(capsys, tmp_path):
     models = tmp_path / "models.py"
     models.write_text(FACTORIES)

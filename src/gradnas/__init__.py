@@ -30,6 +30,7 @@ _PUBLIC = {
     "Score": "proxies",
     "score": "proxies",
     "ProbeSpec": "run.tasks",
+    "load_scores": "run.tables",
     "get_space": "spaces",
     "train": "train",
 }
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .data import ProbeBatch, probe_batch  # noqa: F401
     from .errors import GradnasError  # noqa: F401
     from .proxies import FORWARD_PROXIES, PROXIES, SEED_PROXIES, Score, score  # noqa: F401
+    from .run.tables import load_scores  # noqa: F401
     from .run.tasks import ProbeSpec  # noqa: F401
     from .spaces import get_space  # noqa: F401
     from .train import train  # noqa: F401

@@ -346,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     except GradnasError as err:
         print(f"gradnas: error: {err.for_cli() if isinstance(err, DataNotFound) else err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the machine said no: a full disk, a folder that cannot be written
+        print(f"gradnas: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # Ctrl-C where there was nothing to keep
         print("gradnas: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -25,6 +25,7 @@ from .outdir import claim, make_dir, read_config, refuse
 from .proxies import get_proxies
 from .run.executor import execute
 from .run.store import ScoreKey, Store
+from .run.tables import fill_store
 from .run.tasks import ProbeSpec, ScoreTask, make_tasks, score_keys, stored_rows
 
 STUDY_FILE, STORE_FILE = "study.json", "scores.sqlite"
@@ -173,6 +174,9 @@ def run_study(
     if log is not None and beyond:
         log(f"{out / STUDY_FILE} also covers {beyond} of other runs; `gradnas report {out}` shows all")
     with Store(out / STORE_FILE) as store:
+        shipped = fill_store(store, study.space, study.probe, study.proxies, [t.arch for t in tasks])
+        if log is not None and shipped:
+            log(f"{shipped} scores taken from the shipped {study.space}/{study.probe.dataset} score table")
         todo = _missing(tasks, store.existing(k for t in tasks for k in score_keys(t)))
         if log is not None and len(todo) < len(tasks):
             log(f"resuming: {len(tasks) - len(todo)}/{len(tasks)} architectures stored in {out / STORE_FILE}")

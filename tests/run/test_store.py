@@ -245,3 +245,27 @@ def test_a_damaged_store_or_a_text_value_is_one_line(tmp_path):
     damaged.write_bytes(bytes(data))
     with Store(damaged) as s, pytest.raises(GradnasError, match="cannot be read .*move it away"):
         s.to_frame()
+
+
+def test_a_full_disk_is_one_line_and_keeps_what_was_stored(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with Store(path) as s:
+        s.put_many(StoredScore(key(f"|{i}|"), float(i), None) for i in range(10))
+        pages = s._connection().execute("PRAGMA page_count").fetchone()[0]
+        s._connection().execute(f"PRAGMA max_page_count={pages + 1}")  # the disk fills up now
+        with pytest.raises(GradnasError) as caught:
+            s.put_many(StoredScore(key(f"|{i}|" * 200), float(i), None) for i in range(10, 2000))
+    assert str(caught.value) == (
+        f"results store {str(path)!r}: the disk is full; free space and re-run (every score stored "
+        "before is kept)"
+    )
+    with Store(path) as s:
+        assert sorted(s.to_frame()["value"]) == [float(i) for i in range(10)]
+
+
+def test_a_store_that_cannot_be_set_up_is_not_left_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(Store, "schema", "CREATE TABLE scores (")  # fails like a full disk would
+    path = tmp_path / "s.sqlite"
+    with pytest.raises(GradnasError, match="cannot open results store"):
+        Store(path).get(key())
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

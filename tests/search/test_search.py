@@ -259,19 +259,54 @@ def test_stored_scores_compute_missing_ones_once_and_rank_ensembles_within_the_p
     assert ensemble == pytest.approx(ranks)  # mean rank percentile within these three
 
 
-def test_reinforce_and_bohb_need_the_categorical_capability_and_say_so():
-    from gradnas.spaces import Categorical, get_space
+class OpaqueSpace(TinySpace):
+    """TinySpace without the categorical capability."""
 
-    assert isinstance(TinySpace(), Categorical) and isinstance(get_space("nb201"), Categorical)
-    assert isinstance(get_space("text"), Categorical) and not isinstance(get_space("nb101"), Categorical)
+    decisions = encode = decode = None
+
+
+def test_reinforce_and_bohb_need_the_categorical_capability_and_say_so():
+    from gradnas.spaces import Categorical
+
+    assert isinstance(TinySpace(), Categorical)
     for algo, name in (("reinforce", "REINFORCE"), ("bohb", "BOHB")):
         config = SearchConfig(algo, budget=None, max_evals=5, cost="fixed:10", runs=1)
+        space = OpaqueSpace()
+        space.name = "opaque"
         with pytest.raises(GradnasError) as caught:
-            search_once(get_space("nb101"), config, lookup(tiny_accuracy, lambda a: 10.0), None, run=0)
+            search_once(space, config, lookup(tiny_accuracy, lambda a: 10.0), None, run=0)
         assert str(caught.value) == (
-            f"{name} draws architectures decision by decision; the nb101 space has no categorical "
+            f"{name} draws architectures decision by decision; the opaque space has no categorical "
             "decisions (decisions, encode, decode): use rs, rea, hb or knas"
         )
+
+
+@pytest.mark.parametrize("space_name", ["nb101", "nds_darts", "nb301"])
+@pytest.mark.parametrize("algo", ["reinforce", "bohb"])
+def test_reinforce_and_bohb_run_on_spaces_beyond_nb201(space_name, algo):
+    space = get_space(space_name)
+
+    def accuracy(arch: str) -> float:  # any deterministic landscape: more convolutions score higher
+        return 50.0 + arch.count("conv")
+
+    config = SearchConfig(algo, budget=None, max_evals=40, cost="fixed:10", runs=1)
+    history, _ = search_once(space, config, lookup(accuracy, lambda a: 10.0), None, run=0)
+    again, _ = search_once(space, config, lookup(accuracy, lambda a: 10.0), None, run=0)
+    assert len(history) == 40 and [r.arch for r in history] == [r.arch for r in again]
+    assert all(space.format(space.parse(r.arch)) == r.arch for r in history)
+    assert len({r.arch for r in history}) > 10
+
+
+def test_a_policy_that_never_spells_a_valid_arch_is_one_line():
+    class Nothing(TinySpace):
+        name = "nothing"
+
+        def decode(self, choices):
+            return None
+
+    config = SearchConfig("reinforce", budget=None, max_evals=5, cost="fixed:10", runs=1)
+    with pytest.raises(GradnasError, match="REINFORCE's policy drew no valid nothing arch in 10000 tries"):
+        search_once(Nothing(), config, lookup(tiny_accuracy, lambda a: 10.0), None, run=0)
 
 
 def test_cli_search_looks_up_the_benchmark_given_and_refuses_another_space(tmp_path, capsys):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from gradnas.darts.hessian import LossFn, gradient, hvp, hvp_fd, mixed_vp, mixed_vp_fd, shifted
 from gradnas.darts.vectors import Vector
 from gradnas.errors import GradnasError, unknown_choice
+from gradnas.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -115,12 +116,10 @@ def amended_fd(model: Searchable, train_batch: Batch, val_batch: Batch, *, eta: 
     return [a + b for a, b in zip(g1, g2, strict=True)]
 
 
-RULES: dict[str, Callable[..., Vector]] = {
-    "first": first_order,
-    "second": second_order,
-    "amended": amended,
-    "amended_fd": amended_fd,
-}
+RULES: Registry[Callable[..., Vector]] = Registry(
+    "architecture gradient rule",
+    {"first": first_order, "second": second_order, "amended": amended, "amended_fd": amended_fd},
+)
 
 
 def _check_options(rule: str, options: dict[str, object]) -> None:
@@ -140,8 +139,7 @@ def arch_gradient(
     rule: str, model: Searchable, train_batch: Batch, val_batch: Batch, **options: object
 ) -> Vector:
     """The gradient for each of `model.arch_parameters()` by the rule named `rule` (see RULES)."""
-    if rule not in RULES:
-        raise unknown_choice("architecture gradient rule", rule, RULES)
+    RULES.lookup(rule)
     _check_options(rule, options)
     return RULES[rule](model, train_batch, val_batch, **options)
 

@@ -12,15 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from gradnas.data.sources import ImageSet, load_cifar10, load_digits
-from gradnas.errors import GradnasError, unknown_choice
+from gradnas.errors import GradnasError
+from gradnas.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 # CIFAR-10: all 10,000 JPEG-decoded training images of the shared file (not only the exact prefix).
-SOURCES: dict[str, Callable[[str | os.PathLike | None], ImageSet]] = {
-    "cifar10": lambda data_dir: load_cifar10(data_dir, split="train", exact=False),
-    "digits": load_digits,
-}
+SOURCES: Registry[Callable[[str | os.PathLike | None], ImageSet]] = Registry(
+    "differentiable search dataset",
+    {"cifar10": lambda data_dir: load_cifar10(data_dir, split="train", exact=False), "digits": load_digits},
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,7 @@ def load_search_data(
 ) -> SearchData:
     """`samples` images drawn without replacement (seeded by `seed`), the first half for training the
     weights and the second for α; an odd image out is left unused so the halves are equal."""
-    if dataset not in SOURCES:
-        raise unknown_choice("differentiable search dataset", dataset, SOURCES)
-    images = SOURCES[dataset](data_dir)
+    images = SOURCES.lookup(dataset)(data_dir)
     if samples > len(images):
         raise GradnasError(f"{dataset} has {len(images)} images, fewer than the {samples} samples asked for")
     chosen = np.random.default_rng(seed).permutation(len(images))[:samples]

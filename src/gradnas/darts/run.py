@@ -78,10 +78,8 @@ class DartsConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
-        if self.rule not in RULES:
-            raise unknown_choice("architecture gradient rule", self.rule, RULES)
-        if self.dataset not in SOURCES:
-            raise unknown_choice("differentiable search dataset", self.dataset, SOURCES)
+        RULES.lookup(self.rule)
+        SOURCES.lookup(self.dataset)
         if self.space not in SPACES:
             raise unknown_choice("differentiable search space", self.space, SPACES)
         for name, minimum in _INT_MINIMUM.items():

@@ -21,6 +21,7 @@ import torch
 
 from gradnas.data.paths import DataNotFound, find_data_file, how_to, is_shipped
 from gradnas.errors import GradnasError, unknown_choice
+from gradnas.registry import Registry
 
 if TYPE_CHECKING:
     from gradnas.data.text import TokenSet
@@ -231,19 +232,15 @@ def load_synthetic(
 
 
 # Token datasets (gradnas.data.text) add themselves here when the package is imported.
-DATASETS: dict[str, Callable[..., ImageSet | TokenSet]] = {
-    "cifar10": load_cifar10,
-    "cifar100": load_cifar100,
-    "digits": load_digits,
-    "synthetic": load_synthetic,
-}
+DATASETS: Registry[Callable[..., ImageSet | TokenSet]] = Registry(
+    "dataset",
+    {"cifar10": load_cifar10, "cifar100": load_cifar100, "digits": load_digits, "synthetic": load_synthetic},
+)
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options) -> ImageSet | TokenSet:
     """Load dataset ``name`` (one of :data:`DATASETS`); ``options`` go to its loader."""
-    if name not in DATASETS:
-        raise unknown_choice("dataset", name, DATASETS)
-    loader = DATASETS[name]
+    loader = DATASETS.lookup(name)
     allowed = [p for p in inspect.signature(loader).parameters if p != "data_dir"]
     bad = sorted(set(options) - set(allowed))
     if bad:

@@ -97,4 +97,4 @@ def load_synthetic_text(
     return TokenSet("synthetic-text", x, y, num_classes, vocab_size, variant=f"seed{seed}")
 
 
-DATASETS["synthetic-text"] = load_synthetic_text
+DATASETS.add("synthetic-text", load_synthetic_text)

@@ -22,13 +22,17 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from ..errors import GradnasError
+from ..registry import Registry
 
 PREFIX = "ensemble:"
-NAMED: dict[str, str] = {
-    "ensemble:nb201": "ensemble:gradalign_1_sign_raw+gradalign_2_sign_diverse+jacob_cov",
-    "ensemble:nb101": "ensemble:params-jacob_cov-mgm",
-    "ensemble:nb301": "ensemble:params+naswot-grad_norm",
-}
+NAMED: Registry[str] = Registry(
+    "named ensemble",
+    {
+        "ensemble:nb201": "ensemble:gradalign_1_sign_raw+gradalign_2_sign_diverse+jacob_cov",
+        "ensemble:nb101": "ensemble:params-jacob_cov-mgm",
+        "ensemble:nb301": "ensemble:params+naswot-grad_norm",
+    },
+)
 _MEMBER = re.compile(r"([+-]?)([^+-]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

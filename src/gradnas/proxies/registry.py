@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import GradnasError, unknown_choice
+from ..errors import GradnasError
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class ProxyInfo:
     paper: str
 
 
-PROXIES: dict[str, ProxyInfo] = {}
+PROXIES: Registry[ProxyInfo] = Registry("proxy")
 
 # Every ingredient a Probe can compute (probe.py's per-sample sweeps and direct ingredients; a test
 # keeps the two in step), so that a proxy naming another is refused when it is registered.
@@ -84,15 +85,14 @@ def proxy(
     needs = tuple(ingredients)
 
     def register(fn: Callable) -> Callable:
-        if name in PROXIES:
-            raise ValueError(f"proxy {name!r} registered twice")
         unknown = sorted(set(needs) - INGREDIENTS)
         if unknown:
             known = ", ".join(sorted(INGREDIENTS))
             raise ValueError(f"proxy {name!r} names unknown ingredients {unknown}; known: {known}")
         summary = first_paragraph(fn.__doc__ or "")
-        PROXIES[name] = ProxyInfo(
-            name, fn, needs, higher_is_better, needs_labels, batch_size, version, summary, paper
+        PROXIES.add(
+            name,
+            ProxyInfo(name, fn, needs, higher_is_better, needs_labels, batch_size, version, summary, paper),
         )
         return fn
 
@@ -101,12 +101,7 @@ def proxy(
 
 def get_proxies(names: Iterable[str]) -> list[ProxyInfo]:
     """The registered proxies named, in the order given; an unknown name is a clear error."""
-    infos = []
-    for name in names:
-        if name not in PROXIES:
-            raise unknown_choice("proxy", name, PROXIES)
-        infos.append(PROXIES[name])
-    return infos
+    return [PROXIES.lookup(name) for name in names]
 
 
 @contextmanager

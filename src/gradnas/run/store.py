@@ -128,19 +128,33 @@ def _from_db(values: tuple) -> StoredScore:
 
 
 def readable(method):
-    """A damaged file (not a database, a corrupted page) is a one-line error naming the store."""
+    """A damaged file (not a database, a corrupted page) or a full disk is a one-line error
+    naming the store."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
-            raise GradnasError(
-                f"results store {str(self.path)!r} cannot be read ({exc}); if it is damaged, "
-                "move it away and re-run to recompute its scores"
-            ) from None
+            raise _unusable(self.path, exc) from None
 
     return wrapper
+
+
+def _disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> GradnasError:
+    if _disk_full(exc):
+        return GradnasError(
+            f"results store {str(path)!r}: the disk is full; free space and re-run (every score "
+            "stored before is kept)"
+        )
+    return GradnasError(
+        f"results store {str(path)!r} cannot be read ({exc}); if it is damaged, move it away and "
+        "re-run to recompute its scores"
+    )
 
 
 class Database:
@@ -173,30 +187,38 @@ class Database:
         self.close()
 
     def _connection(self) -> sqlite3.Connection:
-        """This process's connection, opened on first use."""
+        """This process's connection, opened on first use; a store this call created and could
+        not set up (a full disk) is removed, not left behind empty."""
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         self._drop_inherited()
+        created = not self.path.exists()
         conn = None
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        except sqlite3.Error as exc:
+            if mode != "wal":
+                raise GradnasError(
+                    f"results store {str(self.path)!r} cannot use WAL mode "
+                    f"(got {mode!r}); put it on a local filesystem"
+                )
+            conn.execute("PRAGMA synchronous=FULL")
+            with transaction(conn):
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    conn.execute(self.schema)
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.Error, GradnasError) as exc:
             if conn is not None:
                 conn.close()
+            if created:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            if isinstance(exc, GradnasError):
+                raise
+            if _disk_full(exc):
+                raise _unusable(self.path, exc) from None
             raise GradnasError(f"cannot open results store {str(self.path)!r}: {exc}") from None
-        if mode != "wal":
-            conn.close()
-            raise GradnasError(
-                f"results store {str(self.path)!r} cannot use WAL mode "
-                f"(got {mode!r}); put it on a local filesystem"
-            )
-        conn.execute("PRAGMA synchronous=FULL")
-        with transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                conn.execute(self.schema)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         if version not in (0, SCHEMA_VERSION):
             conn.close()
             raise GradnasError(
@@ -304,6 +326,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # some errors (a full disk) roll back by themselves
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")

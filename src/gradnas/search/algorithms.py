@@ -9,9 +9,12 @@ from functools import partial
 import numpy as np
 import torch
 
+from ..errors import GradnasError
 from ..spaces.base import categorical
 from .objective import Objective
 from .screen import Screen, propose
+
+MAX_DRAWS = 10_000  # policy draws per sample before a space is taken to have no valid arch there
 
 
 def random_search(
@@ -71,8 +74,12 @@ def reinforce(
     while True:
 
         def sample():
-            choices = [int(torch.multinomial(torch.softmax(t.detach(), 0), 1, generator=gen)) for t in logits]
-            return space.decode(choices)
+            for _ in range(MAX_DRAWS):  # choices that spell no valid arch are drawn again
+                probabilities = [torch.softmax(t.detach(), 0) for t in logits]
+                arch = space.decode([int(torch.multinomial(p, 1, generator=gen)) for p in probabilities])
+                if arch is not None:
+                    return arch
+            raise GradnasError(f"REINFORCE's policy drew no valid {space.name} arch in {MAX_DRAWS} tries")
 
         policy_sample = sample()
         if screen is None:

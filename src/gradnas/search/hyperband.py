@@ -86,7 +86,11 @@ class CategoricalTPE:
         bad = self._densities([self.space.parse(r.arch) for r in records[n_good:]])
         samples = np.stack([self.rng.choice(len(p), size=self.candidates, p=p) for p in good], 1)
         ratio = sum(np.log(good[d][samples[:, d]]) - np.log(bad[d][samples[:, d]]) for d in range(len(good)))
-        return self.space.decode(samples[int(np.argmax(ratio))])
+        for best in np.argsort(-ratio, kind="stable"):  # the best candidate that spells a valid arch
+            arch = self.space.decode(samples[best])
+            if arch is not None:
+                return arch
+        return self.space.sample(self.rng)
 
 
 def bohb(

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import GradnasError, unknown_choice
+from ..errors import GradnasError
 from ..evaluate.plots import search_curves
 from ..outdir import append_line, claim, drop_torn_tail
+from ..registry import Registry
 from .algorithms import evolution, random_search, reinforce
 from .clock import Clock, Exhausted, parse_cost
 from .hyperband import bohb, hyperband
@@ -27,15 +28,18 @@ from .objective import Objective, Observe, Record, lookup
 from .screen import ScoreFn, Screen
 from .trained import TABLE, Training, parse_evaluate, trained
 
-ALGORITHMS: dict[str, Callable] = {
-    "rs": random_search,
-    "rea": evolution,
-    "reinforce": reinforce,
-    "hb": hyperband,
-    "bohb": bohb,
-    "knas": knas,
-    "select": select_from_n,
-}
+ALGORITHMS: Registry[Callable] = Registry(
+    "search algorithm",
+    {
+        "rs": random_search,
+        "rea": evolution,
+        "reinforce": reinforce,
+        "hb": hyperband,
+        "bohb": bohb,
+        "knas": knas,
+        "select": select_from_n,
+    },
+)
 NEEDS_PROXY = ("knas", "select")
 HISTORY_FILE = "histories.jsonl"
 
@@ -61,8 +65,7 @@ class SearchConfig:
     evaluate: str = TABLE
 
     def __post_init__(self) -> None:
-        if self.algo not in ALGORITHMS:
-            raise unknown_choice("search algorithm", self.algo, ALGORITHMS)
+        ALGORITHMS.lookup(self.algo)
         parse_evaluate(self.evaluate)
         if self.algo in NEEDS_PROXY and not self.assist:
             raise GradnasError(f"algorithm {self.algo!r} ranks candidates by a proxy: name one as assist")

@@ -1,8 +1,9 @@
 """Proxy screening for the assisted searches: score a pool of candidates, keep the best-scored.
 
-Scores come from the score store (the one `gradnas correlate` fills), so repeated runs reuse them;
-missing ones are computed on demand and stored. An ensemble ranks the pool's own members, since
-an ensemble score exists only within a set (see `evaluate.ensemble`).
+Scores come from the score store (the one `gradnas correlate` fills, seeded from the shipped score
+table where one matches), so repeated runs reuse them; missing ones are computed on demand and
+stored. An ensemble ranks the pool's own members, since an ensemble score exists only within a set
+(see `evaluate.ensemble`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..errors import GradnasError
 from ..evaluate.ensemble import PREFIX, ensemble_scores, parse_ensemble
 from ..proxies import get_proxies
 from ..run.store import Store
+from ..run.tables import fill_store
 from ..run.tasks import ProbeSpec, ScoreTask, run_task, stored_rows
 
 # scores(candidates) -> (higher-is-better values, seconds the scores cost)
@@ -35,6 +37,7 @@ class StoredScores:
         self.infos = {info.name: info for info in get_proxies(self.members)}
         self.directions = {name: info.higher_is_better for name, info in self.infos.items()}
         self.store, self.space, self.spec, self.compute = Store(path), space, spec, compute
+        fill_store(self.store, space, spec, self.members)
         frame = self.store.to_frame(
             space=space,
             dataset=spec.dataset,

@@ -13,7 +13,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import torch.nn as nn
 
-from gradnas.errors import GradnasError, unknown_choice
+from gradnas.errors import GradnasError
+from gradnas.registry import Registry
 from gradnas.validate import positive_int
 
 ArchT = TypeVar("ArchT", bound=Hashable)
@@ -65,7 +66,7 @@ class SearchSpace(Protocol[ArchT]):
 @runtime_checkable
 class Categorical(Protocol[ArchT]):
     """An optional capability: architectures as a fixed number of categorical decisions, which
-    REINFORCE's policy and BOHB's density model need (NB201 and the text spaces have it).
+    REINFORCE's policy and BOHB's density model need (every space has it).
 
     Other optional attributes a space may declare: `inputs = "tokens"` for networks reading token
     ids (default "images")."""
@@ -76,8 +77,9 @@ class Categorical(Protocol[ArchT]):
         """The choice made at each decision."""
         ...
 
-    def decode(self, choices: Sequence[int]) -> ArchT:
-        """The architecture these choices spell."""
+    def decode(self, choices: Sequence[int]) -> ArchT | None:
+        """The architecture these choices spell, or None when they spell no valid one (an NB101
+        cell with no input-to-output path or too many edges); searches then draw again."""
         ...
 
 
@@ -125,30 +127,29 @@ def _lazy(module: str, attr: str) -> Callable[[], SearchSpace[Any]]:
     return lambda: getattr(import_module(module), attr)()
 
 
-_FACTORIES: dict[str, Callable[[], SearchSpace[Any]]] = {
-    "nb201": _lazy("gradnas.spaces.nb201", "NB201Space"),
-    "nb101": _lazy("gradnas.spaces.nb101", "NB101Space"),
-    "nb301": _lazy("gradnas.spaces.nb301", "NB301Space"),
-    "nds_darts": _lazy("gradnas.spaces.nds", "nds_darts"),
-    "nds_enas": _lazy("gradnas.spaces.nds", "nds_enas"),
-    "nds_pnas": _lazy("gradnas.spaces.nds", "nds_pnas"),
-    "nds_nasnet": _lazy("gradnas.spaces.nds", "nds_nasnet"),
-    "nds_amoeba": _lazy("gradnas.spaces.nds", "nds_amoeba"),
-    "text": _lazy("gradnas.spaces.text", "TextSpace"),
-    "text_highway": _lazy("gradnas.spaces.text", "text_highway"),
-    "text_lookahead": _lazy("gradnas.spaces.text", "text_lookahead"),
-    "text_densenet": _lazy("gradnas.spaces.text", "text_densenet"),
-}
+_FACTORIES: Registry[Callable[[], SearchSpace[Any]]] = Registry(
+    "search space",
+    {
+        "nb201": _lazy("gradnas.spaces.nb201", "NB201Space"),
+        "nb101": _lazy("gradnas.spaces.nb101", "NB101Space"),
+        "nb301": _lazy("gradnas.spaces.nb301", "NB301Space"),
+        "nds_darts": _lazy("gradnas.spaces.nds", "nds_darts"),
+        "nds_enas": _lazy("gradnas.spaces.nds", "nds_enas"),
+        "nds_pnas": _lazy("gradnas.spaces.nds", "nds_pnas"),
+        "nds_nasnet": _lazy("gradnas.spaces.nds", "nds_nasnet"),
+        "nds_amoeba": _lazy("gradnas.spaces.nds", "nds_amoeba"),
+        "text": _lazy("gradnas.spaces.text", "TextSpace"),
+        "text_highway": _lazy("gradnas.spaces.text", "text_highway"),
+        "text_lookahead": _lazy("gradnas.spaces.text", "text_lookahead"),
+        "text_densenet": _lazy("gradnas.spaces.text", "text_densenet"),
+    },
+)
 _INSTANCES: dict[str, SearchSpace[Any]] = {}
 
 
 def register_space(name: str, factory: Callable[[], SearchSpace[Any]]) -> None:
     """Make `get_space(name)` return `factory()` (built lazily, once); names must be new."""
-    if not isinstance(name, str) or not name:
-        raise GradnasError(f"search space name must be a non-empty string, got {name!r}")
-    if name in _FACTORIES:
-        raise GradnasError(f"search space {name!r} is already registered")
-    _FACTORIES[name] = factory
+    _FACTORIES.add(name, factory)
 
 
 def space_names() -> list[str]:
@@ -158,8 +159,7 @@ def space_names() -> list[str]:
 
 def get_space(name: str) -> SearchSpace[Any]:
     """The search space called `name`; GradnasError listing the valid names otherwise."""
-    if not isinstance(name, str) or name not in _FACTORIES:
-        raise unknown_choice("search space", name, _FACTORIES)
+    factory = _FACTORIES.lookup(name)
     if name not in _INSTANCES:
-        _INSTANCES[name] = _FACTORIES[name]()
+        _INSTANCES[name] = factory()
     return _INSTANCES[name]

@@ -300,12 +300,30 @@ def _edited(arch: NB101Arch) -> Iterator[NB101Arch]:
             yield from _valid(size + 1, [*ops[:i], op, *ops[i:]], moved)
 
 
+_PAIRS = tuple(itertools.combinations(range(MAX_VERTICES), 2))  # the 21 entries above the diagonal
+
+
 class NB101Space:
     """NAS-Bench-101: archs are canonical `NB101Arch` cells; too many to list (423,624)."""
 
     name = "nb101"
     size = NUM_CELLS
     ops = OPS
+    # the benchmark's own encoding: each of the 21 matrix entries on or off, then 5 interior ops
+    decisions = (2,) * len(_PAIRS) + (len(OPS),) * (MAX_VERTICES - 2)
+
+    def encode(self, arch: NB101Arch | str) -> tuple[int, ...]:
+        """The cell as a 7-vertex spec: its interior vertices first, unused ones left without
+        edges (op 0), its output moved to vertex 6."""
+        arch = as_arch(arch)
+        last = arch.num_vertices - 1
+        edges = {(i, MAX_VERTICES - 1 if j == last else j) for i, j in arch.edges}
+        padding = (0,) * (MAX_VERTICES - arch.num_vertices)
+        return tuple(int(pair in edges) for pair in _PAIRS) + arch.ops + padding
+
+    def decode(self, choices: Sequence[int]) -> NB101Arch | None:
+        bits, ops = choices[: len(_PAIRS)], tuple(int(c) for c in choices[len(_PAIRS) :])
+        return next(_valid(MAX_VERTICES, ops, {p for p, bit in zip(_PAIRS, bits) if bit}), None)
 
     def parse(self, text: str) -> NB101Arch:
         """The text form (any labelling) or a Suite-Zero key (see the module docstring)."""
@@ -327,14 +345,12 @@ class NB101Space:
         1/2 and uniform interior ops, redrawn until valid. Uniform over 7-vertex specs, so cells
         with many equivalent specs come up more often than under uniform draws of benchmark rows."""
         rng = check_rng(rng)
-        pairs = list(itertools.combinations(range(MAX_VERTICES), 2))
         while True:
-            on = rng.random(len(pairs)) < 0.5
+            on = rng.random(len(_PAIRS)) < 0.5
             ops = tuple(int(c) for c in rng.integers(len(OPS), size=MAX_VERTICES - 2))
-            try:
-                return NB101Arch._pruned(MAX_VERTICES, ops, {p for p, bit in zip(pairs, on) if bit})
-            except GradnasError:
-                continue
+            arch = self.decode((*on, *ops))
+            if arch is not None:
+                return arch
 
     def sample_many(self, n: int, rng: np.random.Generator, unique: bool = True) -> list[NB101Arch]:
         return sample_repeatedly(self, n, rng, unique)

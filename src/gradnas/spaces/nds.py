@@ -295,6 +295,43 @@ class NDSSpace:
     def archs(self) -> Iterator[NDSArch]:
         raise NotImplementedError(f"{self.name} is too large to enumerate; use sample()")
 
+    @property
+    def decisions(self) -> tuple[int, ...]:
+        """Per cell and pair, its op (the family's sampled ops) then its input state; then the
+        width and the depth: what `sample` draws, one categorical choice each."""
+        ops = len(self.family.ops)
+        per_cell = tuple(k for node in range(2, 2 + self.family.nodes) for k in (ops, node, ops, node))
+        return per_cell * len(CELLS) + (len(self.widths), len(self.depths))
+
+    @property
+    def shapes(self) -> set[tuple[int, int]]:
+        """The (width, depth) pairs this space draws."""
+        return {(w, d) for w in self.widths for d in self.depths}
+
+    def encode(self, arch: NDSArch | str) -> tuple[int, ...]:
+        """The choices `decode` turns back into `arch`; GradnasError for an arch this family
+        never draws (an op it only parses, a width or depth outside its ranges)."""
+        arch = self.check(arch)
+        pairs = [pair for cell in CELLS for pair in getattr(arch, cell)]
+        ops = self.family.ops
+        drawn = all(op in ops for op, _ in pairs) and (arch.width, arch.depth) in self.shapes
+        if not drawn:
+            raise GradnasError(
+                f"{self.name} draws ops {list(ops)}, widths {list(self.widths)} and depths "
+                f"{list(self.depths)}; it cannot encode {arch}"
+            )
+        choices = [c for op, state in pairs for c in (ops.index(op), state)]
+        return (*choices, self.widths.index(arch.width), self.depths.index(arch.depth))
+
+    def decode(self, choices: Sequence[int]) -> NDSArch:
+        """The arch these choices spell, its concat by the family's rule (every choice is valid)."""
+        ops, half = self.family.ops, 4 * self.family.nodes
+        cells = []
+        for start in (0, half):
+            pairs = [(ops[int(choices[k])], int(choices[k + 1])) for k in range(start, start + half, 2)]
+            cells += [pairs, self._output(pairs)]
+        return NDSArch(*cells, self.widths[int(choices[-2])], self.depths[int(choices[-1])])
+
     def _output(self, pairs: Sequence[Pair]) -> tuple[int, ...]:
         return loose_ends(pairs) if self.family.loose_end else tuple(range(2, 2 + len(pairs) // 2))
 

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ..data import ProbeBatch, load_cifar10, load_cifar100, load_digits, load_synthetic, load_synthetic_text
-from ..errors import GradnasError, unknown_choice
+from ..errors import GradnasError
+from ..registry import Registry
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 TEST_FRACTION = 0.2  # of a dataset without a test file
@@ -29,13 +30,16 @@ def _cifar10(data_dir):
 
 
 # name -> data_dir -> (training source, test source or None when a fifth is held out)
-SOURCES: dict[str, Callable] = {
-    "cifar10": _cifar10,
-    "cifar100": lambda data_dir: (load_cifar100(data_dir), None),
-    "digits": lambda data_dir: (load_digits(data_dir), None),
-    "synthetic": lambda data_dir: (load_synthetic(data_dir, n=SYNTHETIC_SAMPLES), None),
-    "synthetic-text": lambda data_dir: (load_synthetic_text(data_dir, n=SYNTHETIC_SAMPLES), None),
-}
+SOURCES: Registry[Callable] = Registry(
+    "training dataset",
+    {
+        "cifar10": _cifar10,
+        "cifar100": lambda data_dir: (load_cifar100(data_dir), None),
+        "digits": lambda data_dir: (load_digits(data_dir), None),
+        "synthetic": lambda data_dir: (load_synthetic(data_dir, n=SYNTHETIC_SAMPLES), None),
+        "synthetic-text": lambda data_dir: (load_synthetic_text(data_dir, n=SYNTHETIC_SAMPLES), None),
+    },
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,10 +75,8 @@ def load_train_data(
 ) -> TrainData:
     """`dataset`'s samples split by a permutation seeded by `seed`: the first `val_fraction` of it
     for validation, the rest for training."""
-    if dataset not in SOURCES:
-        raise unknown_choice("training dataset", dataset, SOURCES)
     val_fraction = check_fraction(val_fraction)
-    source, test = SOURCES[dataset](data_dir)
+    source, test = SOURCES.lookup(dataset)(data_dir)
     pool = np.arange(len(source))
     if test is None:
         held = np.random.default_rng(0).permutation(len(source))

@@ -62,8 +62,7 @@ class TrainJob:
     def __post_init__(self) -> None:
         check_seed(self.seed)
         check_fraction(self.val_fraction)
-        if self.dataset not in SOURCES:
-            raise unknown_choice("training dataset", self.dataset, SOURCES)
+        SOURCES.lookup(self.dataset)
         if self.dtype not in DTYPES:
             raise unknown_choice("dtype", self.dtype, DTYPES)
         if self.space != MODEL_SPACE:

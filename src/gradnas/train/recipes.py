@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from numbers import Real
 
 from ..errors import GradnasError, unknown_choice
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -64,25 +65,27 @@ def _check_int(recipe: Recipe, name: str, minimum: int) -> None:
         raise GradnasError(f"recipe {name} must be an integer >= {minimum}, got {value!r}")
 
 
-RECIPES = {
-    # NAS-Bench-201's (Dong & Yang, ICLR 2020, arXiv 2001.00326): 200 epochs.
-    "nb201": Recipe("nb201", epochs=200, batch_size=256, lr=0.1, nesterov=True, weight_decay=5e-4),
-    # DARTS's evaluation (Liu et al., ICLR 2019, arXiv 1806.09055): 600 epochs; cutout 16 is its option.
-    "darts": Recipe("darts", epochs=600, batch_size=96, lr=0.025, weight_decay=3e-4, grad_clip=5.0),
-    # A short screening run: NB201's settings for a few epochs.
-    "quick": Recipe("quick", epochs=5, batch_size=128, lr=0.1, nesterov=True, weight_decay=5e-4),
-}
+RECIPES: Registry[Recipe] = Registry(
+    "recipe",
+    {
+        # NAS-Bench-201's (Dong & Yang, ICLR 2020, arXiv 2001.00326): 200 epochs.
+        "nb201": Recipe("nb201", epochs=200, batch_size=256, lr=0.1, nesterov=True, weight_decay=5e-4),
+        # DARTS's evaluation (Liu et al., ICLR 2019, arXiv 1806.09055): 600 epochs; cutout 16 is its option.
+        "darts": Recipe("darts", epochs=600, batch_size=96, lr=0.025, weight_decay=3e-4, grad_clip=5.0),
+        # A short screening run: NB201's settings for a few epochs.
+        "quick": Recipe("quick", epochs=5, batch_size=128, lr=0.1, nesterov=True, weight_decay=5e-4),
+    },
+)
 OVERRIDABLE = tuple(f.name for f in fields(Recipe) if f.name != "name")
 
 
 def get_recipe(name: str, **overrides) -> Recipe:
     """The preset `name` with `overrides` (field=value; None leaves a field as it is) applied."""
-    if name not in RECIPES:
-        raise unknown_choice("recipe", name, RECIPES)
+    preset = RECIPES.lookup(name)
     unknown = sorted(set(overrides) - set(OVERRIDABLE))
     if unknown:
         raise unknown_choice("recipe field", unknown[0], OVERRIDABLE)
-    return replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
+    return replace(preset, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def learning_rate(recipe: Recipe, step: int, total_steps: int) -> float:
