@@ -36,6 +36,9 @@ DARTS_DEFAULTS = {
 PROXIES_HELP = (
     "comma-separated (default: the seed proxies' readings that rank forwards; `gradnas proxies` lists all)"
 )
+# Listed here so that `--help` needs no import of torch; a test keeps them in step with train.recipes.
+RECIPES = ("nb201", "darts", "quick")
+TRAIN_DATASETS = ("cifar10", "cifar100", "digits", "synthetic", "synthetic-text")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -107,6 +110,29 @@ def _numbers(kind):
             raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
     return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def _recipe_options(p: argparse.ArgumentParser) -> None:
+    """The recipe's fields, each overriding the preset's value when given (see docs/guide.md)."""
+    p.add_argument("--recipe", default="quick", choices=RECIPES, help="preset (default: quick)")
+    p.add_argument("--epochs", type=_count, default=None, help="(default: the recipe's)")
+    p.add_argument("--batch-size", type=_count, default=None, help="(default: the recipe's)")
+    for name in ("lr", "lr-min", "momentum", "weight-decay", "grad-clip"):
+        p.add_argument(f"--{name}", type=float, default=None, help="(default: the recipe's)")
+    for name in ("warmup-epochs", "crop-padding", "cutout"):
+        p.add_argument(f"--{name}", type=_at_least(0), default=None, help="(default: the recipe's)")
+    for name in ("nesterov", "flip"):
+        p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None)
 
 
 def _budget(text: str) -> float | None:
@@ -213,6 +239,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-evals", type=_count, default=None, help="also stop after this many evaluations")
     p.add_argument("--cost", default="knas", help="seconds per evaluation: knas, fixed:SECONDS, benchmark")
+    p.add_argument(
+        "--evaluate",
+        default="table",
+        help="table (benchmark lookup, charged --cost), or train:EPOCHS[:RECIPE] to train each "
+        "candidate for real, charged its measured seconds (default: table)",
+    )
     p.add_argument("--runs", type=_count, default=100, help="independent seeded runs (default: 100)")
     p.add_argument("--seed", type=_seed, default=0, help="seeds the runs (run r uses [seed, r])")
     p.add_argument("--pool", type=int, default=10, help="candidates screened per G-step (default: 10)")
@@ -220,7 +252,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--k", type=_numbers(int), default=[40], help="KNAS: archs kept and evaluated (e.g. 20,40)"
     )
-    p.add_argument("--m", type=_numbers(int), default=[1000], help="KNAS: archs sampled (default: 1000)")
+    p.add_argument("--m", type=_numbers(int), default=[100], help="KNAS: archs sampled (default: 100)")
     p.add_argument("--n", type=_numbers(int), default=[100], help="select: candidates (e.g. 10,100,1000)")
     p.add_argument("--out", default="results/search", help="output directory (default: results/search)")
     p.add_argument(
@@ -243,6 +275,27 @@ def parser() -> argparse.ArgumentParser:
     _quiet(p)
     _common(p)
     p.set_defaults(run="search_")
+
+    p = sub.add_parser("train", help="train one network by a recipe (stored, reused, resumable)")
+    p.add_argument("--arch", default=None, help="architecture string of --space")
+    p.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    p.add_argument("--models", default=None, metavar="FILE.py:FACTORY", help="train your own model instead")
+    p.add_argument(
+        "--dataset", default="cifar10", choices=TRAIN_DATASETS, help="training data (default: cifar10)"
+    )
+    _recipe_options(p)
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the split, init, data order, augmentation")
+    p.add_argument(
+        "--val-fraction", type=_fraction, default=0.5, help="share of the data for validation (default: 0.5)"
+    )
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument(
+        "--out", default="results/train", help="store and checkpoints, reused (default: results/train)"
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _quiet(p)
+    _common(p)
+    p.set_defaults(run="train")
 
     p = sub.add_parser("darts", help="differentiable NB201 search (resumes from --out's checkpoint)")
     d = "(default: %(default)s)"

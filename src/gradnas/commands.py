@@ -243,17 +243,20 @@ def search_(args) -> None:
         charge_proxy=args.charge_proxy,
         runs=args.runs,
         seed=args.seed,
+        evaluate=args.evaluate,
     )
     spec = ProbeSpec(
         args.dataset, args.batch_size, args.probe_seed, args.per_class, args.dtype, args.data_dir
     )
-    benchmark = load_benchmark(args.benchmark, args.data_dir)
-    holds = getattr(benchmark, "space", "nb201" if benchmark.name == "nb201" else None)
+    benchmark = None if args.evaluate != "table" else load_benchmark(args.benchmark, args.data_dir)
+    holds = getattr(benchmark, "space", "nb201" if getattr(benchmark, "name", None) == "nb201" else None)
     if holds not in (None, args.space):
         raise GradnasError(
             f"benchmark {benchmark.name!r} holds {holds} architectures, not {args.space}: give --benchmark"
         )
     out = Path(args.out)
+    # trainings: seeded like the probe, stored and checkpointed under OUT/train for reuse
+    training = search.Training(args.space, out / "train", args.probe_seed, args.dtype, args.data_dir)
     scores_path = Path(args.scores) if args.scores else out / "scores.sqlite"
     progress = not args.quiet
     with tqdm(total=len(configs) * args.runs, desc="search runs", unit="run", disable=not progress) as bar:
@@ -267,6 +270,7 @@ def search_(args) -> None:
                 ),
                 out,
                 progress=lambda run: bar.update(),
+                training=training,
             )
         except KeyboardInterrupt:
             raise Interrupted(
@@ -274,6 +278,49 @@ def search_(args) -> None:
             ) from None
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"wrote {out / 'summary.csv'}, curves and per-run histories under {out}")
+
+
+def train(args) -> None:
+    from . import train as training
+
+    use_threads(args.threads)
+    if (args.arch is None) == (args.models is None):
+        raise GradnasError("give --arch (with --space) or --models FILE.py:FACTORY, one of them")
+    overrides = {name: getattr(args, name) for name in training.OVERRIDABLE}
+    job = training.make_job(
+        args.arch,
+        space=args.space,
+        model=args.models,
+        dataset=args.dataset,
+        recipe=args.recipe,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        dtype=args.dtype,
+        data_dir=args.data_dir,
+        **overrides,
+    )
+    try:
+        result, reused = training.run_with_progress(job, args.out, progress=not args.quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"every finished epoch is checkpointed under {args.out}; run the same command again to resume"
+        ) from None
+    if args.json:
+        row = {k: _json_number(v) if isinstance(v, float) else v for k, v in vars(result).items()}
+        print(json.dumps(row | {"key": vars(result.key)}, indent=2))
+        return
+    for entry in result.log:
+        print(
+            f"epoch {entry['epoch']:>3}  lr {entry['lr']:.4g}  train loss {entry['train_loss']:.4f}  "
+            f"val {entry['val_accuracy']:.2f}%  test {entry['test_accuracy']:.2f}%  {entry['seconds']:.1f} s"
+        )
+    if result.reason:
+        print(f"stopped: {result.reason}")
+    how = "reused from the store" if reused else f"{result.seconds:.1f} s of training"
+    print(
+        f"{job.arch}: validation accuracy {result.val_accuracy:.2f}%, test accuracy "
+        f"{result.test_accuracy:.2f}% after {result.epochs} epochs ({how}; stored in {args.out})"
+    )
 
 
 def _print_epoch(entry: dict) -> None:

@@ -264,7 +264,7 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_stored(tmp_path):
 
 
 def test_a_store_that_cannot_be_set_up_is_not_left_behind(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "_SCHEMA", "CREATE TABLE scores (")  # fails like a full disk would
+    monkeypatch.setattr(Store, "schema", "CREATE TABLE scores (")  # fails like a full disk would
     path = tmp_path / "s.sqlite"
     with pytest.raises(GradnasError, match="cannot open results store"):
         Store(path).get(key())

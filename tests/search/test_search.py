@@ -17,6 +17,7 @@ from gradnas.search import (
     Objective,
     SearchConfig,
     StoredScores,
+    lookup,
     parse_cost,
     run_campaign,
     search_once,
@@ -72,7 +73,7 @@ def run(algo, *, evals=60, assist_scores=None, pool=10, charge=False, budget=Non
         pool=pool,
         charge_proxy=charge,
     )
-    return search_once(TinySpace(), config, tiny_accuracy, lambda a: 10.0, assist_scores, run=0)
+    return search_once(TinySpace(), config, lookup(tiny_accuracy, lambda a: 10.0), assist_scores, run=0)
 
 
 def hamming(a: str, b: str) -> int:
@@ -98,7 +99,8 @@ def test_clock_refuses_a_charge_that_would_overflow_and_spends_nothing():
 def test_no_search_exceeds_its_time_budget(algo):
     config = SearchConfig(algo, budget=12000, cost="knas", runs=1)
     space = get_space("nb201")
-    history, _ = search_once(space, config, lambda a: 50.0, parse_cost("knas", "cifar10"), None, run=3)
+    observe = lookup(lambda a: 50.0, parse_cost("knas", "cifar10"))
+    history, _ = search_once(space, config, observe, None, run=3)
     spent = sum(2160 * r.fidelity for r in history)
     assert history and spent <= 12000 and history[-1].clock == pytest.approx(spent)
     if algo in ("rs", "rea", "reinforce"):
@@ -128,7 +130,7 @@ def test_rea_children_differ_from_a_population_member_on_exactly_one_edge():
     space = get_space("nb201")
     config = SearchConfig("rea", budget=None, max_evals=200, cost="fixed:1", runs=1)
     accuracy = {a: float(i % 97) for i, a in enumerate(space.format(x) for x in space.archs())}
-    history, _ = search_once(space, config, accuracy.__getitem__, lambda a: 1.0, None, run=0)
+    history, _ = search_once(space, config, lookup(accuracy.__getitem__, lambda a: 1.0), None, run=0)
     archs = [space.parse(r.arch).ops for r in history]
     for i in range(10, len(archs)):
         population = archs[i - 10 : i]  # age-based removal: the last 10 evaluated
@@ -141,7 +143,7 @@ def test_histories_are_deterministic_for_a_seed(algo):
     again, _ = run(algo)
     assert first == again
     config = SearchConfig(algo, budget=None, max_evals=60, cost="fixed:10", runs=1, seed=1)
-    other, _ = search_once(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, run=0)
+    other, _ = search_once(TinySpace(), config, lookup(tiny_accuracy, lambda a: 10.0), None, run=0)
     assert [r.arch for r in other] != [r.arch for r in first]
 
 
@@ -208,17 +210,17 @@ def test_assisted_algorithms_need_a_proxy_and_names_are_checked():
 
 def test_campaign_resumes_and_drops_a_torn_last_line(tmp_path):
     config = SearchConfig("rea", budget=None, max_evals=30, cost="fixed:10", runs=4)
-    first = run_campaign(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, tmp_path)
+    first = run_campaign(TinySpace(), config, lookup(tiny_accuracy, lambda a: 10.0), None, tmp_path)
     lines = (tmp_path / "histories.jsonl").read_text().splitlines()
     (tmp_path / "histories.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:50])  # killed
-    again = run_campaign(TinySpace(), config, tiny_accuracy, lambda a: 10.0, None, tmp_path)
+    again = run_campaign(TinySpace(), config, lookup(tiny_accuracy, lambda a: 10.0), None, tmp_path)
     assert again == first
     on_disk = [json.loads(x) for x in (tmp_path / "histories.jsonl").read_text().splitlines()]
     assert [r["run"] for r in on_disk] == [0, 1, 2, 3]  # the torn line is gone, the rerun kept
     assert on_disk == first
     changed = SearchConfig("rea", budget=None, max_evals=31, cost="fixed:10", runs=4)
     with pytest.raises(GradnasError, match=r"another configuration \(max_evals 30 there, 31 now\)"):
-        run_campaign(TinySpace(), changed, tiny_accuracy, lambda a: 10.0, None, tmp_path)
+        run_campaign(TinySpace(), changed, lookup(tiny_accuracy, lambda a: 10.0), None, tmp_path)
 
 
 def test_cli_search_writes_a_summary_and_reports_bad_input(tmp_path, capsys):
@@ -272,7 +274,7 @@ def test_reinforce_and_bohb_need_the_categorical_capability_and_say_so():
         space = OpaqueSpace()
         space.name = "opaque"
         with pytest.raises(GradnasError) as caught:
-            search_once(space, config, tiny_accuracy, lambda a: 10.0, None, run=0)
+            search_once(space, config, lookup(tiny_accuracy, lambda a: 10.0), None, run=0)
         assert str(caught.value) == (
             f"{name} draws architectures decision by decision; the opaque space has no categorical "
             "decisions (decisions, encode, decode): use rs, rea, hb or knas"
@@ -288,8 +290,8 @@ def test_reinforce_and_bohb_run_on_spaces_beyond_nb201(space_name, algo):
         return 50.0 + arch.count("conv")
 
     config = SearchConfig(algo, budget=None, max_evals=40, cost="fixed:10", runs=1)
-    history, _ = search_once(space, config, accuracy, lambda a: 10.0, None, run=0)
-    again, _ = search_once(space, config, accuracy, lambda a: 10.0, None, run=0)
+    history, _ = search_once(space, config, lookup(accuracy, lambda a: 10.0), None, run=0)
+    again, _ = search_once(space, config, lookup(accuracy, lambda a: 10.0), None, run=0)
     assert len(history) == 40 and [r.arch for r in history] == [r.arch for r in again]
     assert all(space.format(space.parse(r.arch)) == r.arch for r in history)
     assert len({r.arch for r in history}) > 10
@@ -304,7 +306,7 @@ def test_a_policy_that_never_spells_a_valid_arch_is_one_line():
 
     config = SearchConfig("reinforce", budget=None, max_evals=5, cost="fixed:10", runs=1)
     with pytest.raises(GradnasError, match="REINFORCE's policy drew no valid nothing arch in 10000 tries"):
-        search_once(Nothing(), config, tiny_accuracy, lambda a: 10.0, None, run=0)
+        search_once(Nothing(), config, lookup(tiny_accuracy, lambda a: 10.0), None, run=0)
 
 
 def test_cli_search_looks_up_the_benchmark_given_and_refuses_another_space(tmp_path, capsys):

@@ -25,14 +25,15 @@ from gradnas.benchmarks import load_benchmark
 from gradnas.benchmarks.nb201 import NB201_DATASETS
 from gradnas.darts.architect import RULES, loss_closure, step
 from gradnas.darts.data import SOURCES, SearchData, load_search_data
-from gradnas.darts.outputs import claim, save_checkpoint, write_csv, write_jsonl
 from gradnas.darts.supernet import NB201Supernet
 from gradnas.errors import GradnasError, unknown_choice
+from gradnas.rundir import claim, save_checkpoint, write_csv, write_jsonl
 from gradnas.spaces import get_space
 from gradnas.spaces.nb201 import OPS, NB201Arch
 from gradnas.validate import positive_int
 
 SPACES = ("nb201",)
+CONFIG_FILE = "darts_config.json"
 # Smallest allowed value of each whole-number setting (BatchNorm needs two samples in a batch).
 _INT_MINIMUM = {"epochs": 1, "seed": 0, "samples": 2, "size": 1, "batch_size": 2, "C": 1, "N": 1}
 # Real-valued settings: True where they must be > 0, False where 0 is allowed.
@@ -211,7 +212,7 @@ def run_darts(
         )
     lookup, note = _accuracy_lookup(config)
     out, identity = Path(out_dir), config.identity()
-    state = claim(out, identity)
+    state = claim(out, identity, CONFIG_FILE)
 
     parts = build_search(config, data)
     model, w_optimizer, schedule = parts["model"], parts["w_optimizer"], parts["scheduler"]

@@ -127,7 +127,7 @@ def _from_db(values: tuple) -> StoredScore:
     return StoredScore(key, math.nan if value is None else value, reason, seconds, created)
 
 
-def _readable(method):
+def readable(method):
     """A damaged file (not a database, a corrupted page) or a full disk is a one-line error
     naming the store."""
 
@@ -157,8 +157,11 @@ def _unusable(path: Path, exc: sqlite3.Error) -> GradnasError:
     )
 
 
-class Store:
-    """Scores keyed by :class:`ScoreKey` in the SQLite file at ``path`` (created if needed)."""
+class Database:
+    """A SQLite file at ``path`` (created if needed) holding the tables of ``schema``, opened with
+    the durability and concurrency settings above; subclasses add what they store."""
+
+    schema = _SCHEMA
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -177,7 +180,7 @@ class Store:
     def __setstate__(self, state: dict) -> None:
         self.path, self._conn, self._pid = state["path"], None, -1
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -200,10 +203,10 @@ class Store:
                     f"(got {mode!r}); put it on a local filesystem"
                 )
             conn.execute("PRAGMA synchronous=FULL")
-            with _transaction(conn):
+            with transaction(conn):
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
-                    conn.execute(_SCHEMA)
+                    conn.execute(self.schema)
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, GradnasError) as exc:
             if conn is not None:
@@ -238,13 +241,17 @@ class Store:
             self._conn.close()
             self._conn = None
 
+
+class Store(Database):
+    """Scores keyed by :class:`ScoreKey` in the SQLite file at ``path`` (created if needed)."""
+
     def put(
         self, key: ScoreKey, value: float, reason: str | None = None, seconds: float | None = None
     ) -> bool:
         """Store one score; False if ``key`` was already stored (the old value is kept)."""
         return self.put_many([StoredScore(key, value, reason, seconds)]) == 1
 
-    @_readable
+    @readable
     def put_many(self, rows: Iterable[StoredScore]) -> int:
         """Store ``rows`` in one transaction, skipping keys already stored; the number inserted."""
         values = [_to_db(r) for r in rows]
@@ -252,14 +259,14 @@ class Store:
             return 0
         conn = self._connection()
         placeholders = ", ".join("?" * len(_COLUMNS))
-        with _transaction(conn):
+        with transaction(conn):
             before = conn.total_changes
             conn.executemany(
                 f"INSERT OR IGNORE INTO scores ({', '.join(_COLUMNS)}) VALUES ({placeholders})", values
             )
             return conn.total_changes - before
 
-    @_readable
+    @readable
     def get(self, key: ScoreKey) -> StoredScore | None:
         """The stored score for ``key``, or None."""
         where = " AND ".join(f"{f} = ?" for f in KEY_FIELDS)
@@ -270,7 +277,7 @@ class Store:
         )
         return None if row is None else _from_db(row)
 
-    @_readable
+    @readable
     def existing(self, keys: Iterable[ScoreKey]) -> set[ScoreKey]:
         """The subset of ``keys`` already stored: one indexed query per (everything but arch)."""
         groups: dict[tuple, list[ScoreKey]] = defaultdict(list)
@@ -284,7 +291,7 @@ class Store:
             found.update(k for k in members if k.arch in archs)
         return found
 
-    @_readable
+    @readable
     def to_frame(self, **filters: object) -> pd.DataFrame:
         """All scores as a tidy frame, one row per score; ``filters`` are key fields, each a value
         or a list of values to keep. ``value`` is NaN where it could not be computed."""
@@ -312,7 +319,7 @@ class Store:
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): takes the write lock up front, so a
     writer waits on the busy timeout instead of failing when it would upgrade a read lock."""
     conn.execute("BEGIN IMMEDIATE")

@@ -5,9 +5,10 @@ from .algorithms import evolution, random_search, reinforce
 from .clock import KNAS_SECONDS, Clock, Exhausted, parse_cost
 from .hyperband import bohb, hyperband
 from .knas import knas, select_from_n
-from .objective import Objective, Record
+from .objective import Objective, Observation, Record, lookup
 from .runs import ALGORITHMS, SearchConfig, expand, run_campaign, run_searches, search_once, summarize
 from .screen import Screen, StoredScores
+from .trained import Training, parse_evaluate, trained
 
 __all__ = [
     "ALGORITHMS",
@@ -15,16 +16,20 @@ __all__ = [
     "Clock",
     "Exhausted",
     "Objective",
+    "Observation",
     "Record",
     "Screen",
     "SearchConfig",
     "StoredScores",
+    "Training",
     "bohb",
     "evolution",
     "expand",
     "hyperband",
     "knas",
+    "lookup",
     "parse_cost",
+    "parse_evaluate",
     "random_search",
     "reinforce",
     "run_campaign",
@@ -32,4 +37,5 @@ __all__ = [
     "search_once",
     "select_from_n",
     "summarize",
+    "trained",
 ]

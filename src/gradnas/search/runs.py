@@ -24,8 +24,9 @@ from .algorithms import evolution, random_search, reinforce
 from .clock import Clock, Exhausted, parse_cost
 from .hyperband import bohb, hyperband
 from .knas import knas, select_from_n
-from .objective import Objective, Record
+from .objective import Objective, Observe, Record, lookup
 from .screen import ScoreFn, Screen
+from .trained import TABLE, Training, parse_evaluate, trained
 
 ALGORITHMS: Registry[Callable] = Registry(
     "search algorithm",
@@ -46,7 +47,9 @@ HISTORY_FILE = "histories.jsonl"
 @dataclass(frozen=True)
 class SearchConfig:
     """One algorithm's campaign: `assist` names the screening proxy (G-variants, KNAS, selection);
-    `options` are the algorithm's own keyword arguments (e.g. k and m for KNAS, n for selection)."""
+    `options` are the algorithm's own keyword arguments (e.g. k and m for KNAS, n for selection);
+    `evaluate` is `table` (the benchmark's accuracy, charged `cost`) or `train:EPOCHS[:RECIPE]`
+    (real training, charged its measured seconds)."""
 
     algo: str
     dataset: str = "cifar10"
@@ -59,9 +62,11 @@ class SearchConfig:
     runs: int = 100
     seed: int = 0
     options: dict = field(default_factory=dict)
+    evaluate: str = TABLE
 
     def __post_init__(self) -> None:
         ALGORITHMS.lookup(self.algo)
+        parse_evaluate(self.evaluate)
         if self.algo in NEEDS_PROXY and not self.assist:
             raise GradnasError(f"algorithm {self.algo!r} ranks candidates by a proxy: name one as assist")
         if not (isinstance(self.runs, int) and self.runs >= 1):
@@ -76,14 +81,15 @@ class SearchConfig:
         if self.assist:
             name += f"[{self.assist}]"
         extras = " ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
-        return f"{name} {extras}".strip()
+        evaluation = "" if self.evaluate == TABLE else self.evaluate
+        return " ".join(filter(None, [name, extras, evaluation]))
 
 
 def search_once(
-    space, config: SearchConfig, accuracy, cost, scores: ScoreFn | None, run: int
+    space, config: SearchConfig, observe: Observe, scores: ScoreFn | None, run: int
 ) -> tuple[list[Record], list[int]]:
     """One seeded run: its full history and the sizes of the pools the proxy was asked to score."""
-    objective = Objective(accuracy, cost, Clock(config.budget, config.max_evals))
+    objective = Objective(observe, Clock(config.budget, config.max_evals))
     screen = (
         None if scores is None else Screen(scores, objective, pool=config.pool, charge=config.charge_proxy)
     )
@@ -109,17 +115,17 @@ def _finished(path: Path) -> dict[int, dict]:
 
 
 def run_campaign(
-    space, config: SearchConfig, accuracy, cost, scores: ScoreFn | None, out_dir: Path, progress=None
+    space, config: SearchConfig, observe: Observe, scores: ScoreFn | None, out_dir: Path, progress=None
 ) -> list[dict]:
     """All `config.runs` runs, resuming from `out_dir/histories.jsonl`; one dict per run."""
     path = out_dir / HISTORY_FILE
-    claim(out_dir / "config.json", json.loads(json.dumps(asdict(config))))
+    claim(out_dir / "config.json", _identity(config))
     drop_torn_tail(path)
     done = _finished(path)
     for run in range(config.runs):
         if run in done:
             continue
-        history, pools = search_once(space, config, accuracy, cost, scores, run)
+        history, pools = search_once(space, config, observe, scores, run)
         pick = Objective.pick_from(history)
         row = {
             "run": run,
@@ -134,9 +140,18 @@ def run_campaign(
     return [done[r] for r in range(config.runs)]
 
 
+def _identity(config: SearchConfig) -> dict:
+    """The configuration as JSON; `evaluate` only when it trains, so campaigns written before
+    searches could train resume as they are."""
+    identity = json.loads(json.dumps(asdict(config)))
+    if config.evaluate == TABLE:
+        del identity["evaluate"]
+    return identity
+
+
 def summarize(config: SearchConfig, runs: list[dict]) -> dict:
     """Mean ± std of the pick's test accuracy over runs, with evaluations and simulated time."""
-    picks = [r["pick"]["accuracy"] for r in runs if r["pick"] is not None]
+    picks = [Record(**r["pick"]).reported for r in runs if r["pick"] is not None]
     evals = [sum(h["evaluated"] for h in r["history"]) for r in runs]
     clocks = [r["history"][-1]["clock"] if r["history"] else 0.0 for r in runs]
     return {
@@ -150,7 +165,8 @@ def summarize(config: SearchConfig, runs: list[dict]) -> dict:
         "seconds": float(np.mean(clocks)),
         "budget": config.budget,
         "max_evals": config.max_evals,
-        "cost": config.cost,
+        "cost": config.cost if config.evaluate == TABLE else "measured",
+        "evaluate": config.evaluate,
     }
 
 
@@ -161,7 +177,7 @@ def best_so_far(runs: list[dict], times: np.ndarray) -> np.ndarray:
     for i, run in enumerate(runs):
         best = -np.inf
         for h in run["history"]:
-            if h["fidelity"] == 1.0 and h["evaluated"]:
+            if h["fidelity"] == 1.0 and h["evaluated"] and math.isfinite(h["accuracy"]):
                 best = max(best, h["accuracy"])
                 curves[i, times >= h["clock"]] = best
     return curves.mean(0)
@@ -174,25 +190,28 @@ def run_searches(
     scores: Callable[[str], ScoreFn],
     out_dir: str | Path,
     progress=None,
+    training: Training | None = None,
 ) -> pd.DataFrame:
     """Every configuration's campaign under `out_dir/<label>/`, then `summary.csv` and one
     `curves-<dataset>-<budget>.png` per dataset and budget protocol (searches that evaluate
-    nothing have no curve). `benchmark` gives the accuracies and `scores(name)` a proxy's (or an
-    ensemble's) score function."""
+    nothing have no curve). `benchmark` gives the accuracies of the configurations evaluated by
+    the table (it may be None when all train), `training` says how the others train, and
+    `scores(name)` gives a proxy's (or an ensemble's) score function."""
     out = Path(out_dir)
     # every score source first: an unknown proxy fails before any campaign runs, and each store is read once
     sources = {c.assist: scores(c.assist) for c in configs if c.assist is not None}
-    lookups = {c.dataset: _lookup(benchmark, c.dataset) for c in configs}  # one table per dataset
+    tables = {c.dataset: _lookup(benchmark, c.dataset) for c in configs if c.evaluate == TABLE}
     rows, curves = [], {}
     for config in configs:
+        plan = parse_evaluate(config.evaluate)
+        if plan is None:
+            observe = lookup(tables[config.dataset], parse_cost(config.cost, config.dataset, benchmark))
+        elif training is None:
+            raise GradnasError(f"{config.label} trains its candidates: say where and how (training)")
+        else:
+            observe = trained(training, config.dataset, *plan)
         runs = run_campaign(
-            space,
-            config,
-            lookups[config.dataset],
-            parse_cost(config.cost, config.dataset, benchmark),
-            sources.get(config.assist),
-            out / _folder(config),
-            progress,
+            space, config, observe, sources.get(config.assist), out / _folder(config), progress
         )
         rows.append(summarize(config, runs))
         if any(h["evaluated"] for r in runs for h in r["history"]):
@@ -212,7 +231,8 @@ def _protocol(config: SearchConfig) -> str:
         f"{config.budget:g} s" if config.budget else "",
         f"{config.max_evals} evals" if config.max_evals else "",
     ]
-    return " ".join([config.dataset, *filter(None, budget), config.cost])
+    charged = config.cost if config.evaluate == TABLE else config.evaluate
+    return " ".join([config.dataset, *filter(None, budget), charged])
 
 
 def _lookup(benchmark, dataset: str) -> Callable[[str], float]:
@@ -233,7 +253,7 @@ def _folder(config: SearchConfig) -> str:
     return _safe(text)
 
 
-def expand(algos: list[str], *, ks=(40,), ms=(1000,), ns=(100,), **common) -> list[SearchConfig]:
+def expand(algos: list[str], *, ks=(40,), ms=(100,), ns=(100,), **common) -> list[SearchConfig]:
     """One configuration per algorithm, and per value of its own options (k and m for KNAS, n
     for selection from N), sharing everything else."""
     configs = []

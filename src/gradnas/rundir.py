@@ -1,7 +1,9 @@
-"""The files of a search's output directory, each replaced atomically (written to a temporary file, then
-`os.replace`d), so a run killed at any moment leaves either the old or the new version, never half.
+"""The files of a resumable run's directory (a differentiable search, a training), each replaced atomically
+(written to a temporary file, then `os.replace`d), so a run killed at any moment leaves either the old or
+the new version, never half.
 
-- `darts_config.json`: the run's configuration; a re-run with another one in the same directory is an error.
+- a configuration file (`darts_config.json`, `train_config.json`): a re-run with another configuration in
+  the same directory is an error.
 - `checkpoint.pt`: everything needed to continue after the last finished epoch (it holds the config too).
 - `log.jsonl` (one JSON line per epoch), `log.csv` (per-edge lists spread over columns).
 """
@@ -19,7 +21,6 @@ import torch
 from gradnas.outdir import atomic, refuse, write_text
 from gradnas.outdir import claim as claim_config
 
-CONFIG_FILE = "darts_config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
@@ -27,9 +28,10 @@ def save_checkpoint(out: Path, state: dict[str, Any]) -> None:
     atomic(out / CHECKPOINT_FILE, lambda tmp: torch.save(state, tmp))
 
 
-def claim(out: Path, config: dict[str, Any]) -> dict[str, Any] | None:
-    """Make `out` this run's directory and return its checkpoint (None before the first one). An
-    error, with nothing written, when `out` holds a config or a checkpoint of another configuration.
+def claim(out: Path, config: dict[str, Any], config_file: str) -> dict[str, Any] | None:
+    """Make `out` this run's directory (its configuration in `config_file`) and return its checkpoint
+    (None before the first one). An error, with nothing written, when `out` holds a config or a
+    checkpoint of another configuration.
     `config` must be JSON-typed (lists, not tuples) so that it compares equal to its stored copy."""
     checkpoint_path = out / CHECKPOINT_FILE
     state = None
@@ -37,7 +39,7 @@ def claim(out: Path, config: dict[str, Any]) -> dict[str, Any] | None:
         state = torch.load(checkpoint_path, weights_only=True)
         if state["config"] != config:
             raise refuse(checkpoint_path, state["config"], config)
-    claim_config(out / CONFIG_FILE, config)
+    claim_config(out / config_file, config)
     return state
 
 
