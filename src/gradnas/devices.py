@@ -16,7 +16,7 @@ from .errors import GradnasError
 
 DEFAULT_DEVICE = "auto"
 KINDS = ("auto", "cpu", "cuda", "cuda:N", "mps")
-_SPEC = re.compile(r"(auto|cpu|mps|cuda)(?::(\d+))?")
+_FORM = re.compile(r"(auto|cpu|mps|cuda)(?::(\d+))?")
 
 
 def _mps_available() -> bool:
@@ -34,7 +34,7 @@ def parse_device(spec: object) -> str:
     parts of `KINDS`, with an index only on cuda. A torch.device is accepted too."""
     if isinstance(spec, torch.device):
         spec = str(spec)
-    match = _SPEC.fullmatch(spec.strip().lower()) if isinstance(spec, str) else None
+    match = _FORM.fullmatch(spec.strip().lower()) if isinstance(spec, str) else None
     if match is None or (match[2] is not None and match[1] != "cuda"):
         raise GradnasError(f"unknown device {spec!r}; valid forms: {', '.join(KINDS)}")
     return match[0]
