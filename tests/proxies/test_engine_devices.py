@@ -92,3 +92,15 @@ def test_score_on_the_cpu_by_name_equals_the_default_and_leaves_the_model(probe_
     assert score(model, batch, names, thin=thin, device=torch.device("cpu")) == default
     with pytest.raises(GradnasError, match="device 'cuda:7' is not available here; available: cpu"):
         score(model, batch, names, device="cuda:7")
+
+
+def test_probe_batch_and_rank_take_a_device(probe_parts):
+    model, batch, _ = probe_parts
+    assert gradnas.probe_batch("digits", batch_size=8, seed=0, device="cpu").x.equal(batch.x)
+    with pytest.raises(GradnasError, match="device 'cuda' is not available here; available: cpu"):
+        gradnas.probe_batch("digits", batch_size=8, device="cuda")
+    default = gradnas.rank({"m": model}, batch, ["gradsign", "params"])
+    on_cpu = gradnas.rank({"m": model}, batch, ["gradsign", "params"], device="cpu")
+    assert on_cpu.drop(columns="seconds").equals(default.drop(columns="seconds"))
+    with pytest.raises(GradnasError, match="unknown device 'gpu'"):
+        gradnas.rank({"m": model}, batch, ["params"], device="gpu")

@@ -85,8 +85,9 @@ def score(
     by default, wherever the model's parameters are. A batch on another device is moved there.
     """
     infos = get_proxies(check_inputs(model, batch, proxies, seed))
-    if device is not None and model_device(model) != resolve_device(device):
-        model = copy.deepcopy(model).to(resolve_device(device))  # the caller's model stays put
+    target = model_device(model) if device is None else resolve_device(device)
+    if model_device(model) != target:
+        model = copy.deepcopy(model).to(target)  # the caller's model stays where it is
     probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed, thin=thin)
     for info in infos:
         probe.require(*info.ingredients)
