@@ -11,6 +11,7 @@ from gradnas.devices import (
     check_dtype,
     float64_device,
     model_device,
+    on_float64_device,
     parse_device,
     resolve_device,
     worker_device,
@@ -94,12 +95,13 @@ class FakeMps:
 
     device = torch.device("mps")
 
-    def to(self, device, dtype):
+    def to(self, device, dtype=None):
         return (device, dtype)
 
 
 def test_as_float64_hops_to_the_cpu_from_mps_only():
     assert as_float64(FakeMps()) == (torch.device("cpu"), torch.float64)
+    assert on_float64_device(FakeMps()) == (torch.device("cpu"), None)
     x = torch.arange(3, dtype=torch.float32)
     assert as_float64(x).dtype == torch.float64 and as_float64(x).device == x.device
     assert torch.equal(as_float64(x), x.double())

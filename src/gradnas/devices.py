@@ -66,6 +66,11 @@ def float64_device(device: torch.device) -> torch.device:
     return torch.device("cpu") if device.type == "mps" else device
 
 
+def on_float64_device(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` as it is, on `float64_device` of its device (for reductions with dtype=float64)."""
+    return tensor.to(float64_device(tensor.device))
+
+
 def as_float64(tensor: torch.Tensor) -> torch.Tensor:
     """`tensor` in float64, on `float64_device` of its device."""
     return tensor.to(float64_device(tensor.device), torch.float64)

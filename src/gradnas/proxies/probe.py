@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..devices import as_float64, check_dtype, float64_device, model_device
+from ..devices import as_float64, check_dtype, float64_device, model_device, on_float64_device
 from ..errors import GradnasError, unknown_choice
 from .batch import (
     batch_gradients,
@@ -96,8 +96,8 @@ class GradSum(_Reducer):
         self.acc = {n: torch.zeros(probe.numel[n], dtype=torch.float64, device=probe.f64) for n in self.wants}
 
     def update(self, block: Block) -> None:
-        width = block.grads.shape[1]
-        self.acc[block.name][block.start : block.start + width] += as_float64(block.grads).sum(0)
+        total = on_float64_device(block.grads).sum(0, dtype=torch.float64)
+        self.acc[block.name][block.start : block.start + len(total)] += total
 
     def result(self) -> dict[str, torch.Tensor]:
         return self.acc
