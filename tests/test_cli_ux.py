@@ -19,7 +19,6 @@ import torch
 import gradnas
 from gradnas import cli, commands
 from gradnas.cli import main, parser
-from gradnas.darts.run import DartsConfig
 from gradnas.search import ALGORITHMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +50,8 @@ def test_version_matches_the_package_metadata(capsys):
 
 def test_lists_kept_beside_the_parser_match_the_code():
     assert cli.ALGORITHMS == tuple(ALGORITHMS)
-    assert cli.DARTS_DEFAULTS == {k: getattr(DartsConfig, k) for k in cli.DARTS_DEFAULTS}
     args = parser().parse_args(["rank"])
-    assert args.dataset == "cifar10" and args.proxies == ["gradsign", "synflow", "naswot"]
+    assert commands._spec(args).dataset == "cifar10" and args.proxies == ["gradsign", "synflow", "naswot"]
 
 
 def test_threads_default_to_one_and_follow_the_option(monkeypatch, capsys):
@@ -73,7 +71,7 @@ def test_threads_default_to_one_and_follow_the_option(monkeypatch, capsys):
     finally:
         torch.set_num_threads(before)
     err = capsys.readouterr().err
-    assert f"scoring {ARCH} with 1 proxies (digits, batch 128)" in err  # progress, unless --quiet
+    assert f"scoring {ARCH} with 1 proxies (digits, batch 128, on cpu)" in err  # progress, unless --quiet
     assert err.count("scoring") == 1
 
 

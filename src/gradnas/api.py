@@ -1,4 +1,6 @@
-"""The public workflow: rank your own models, or architectures of a search space, on a probe batch."""
+"""The public workflow: rank your own models, or architectures of a search space, on a probe batch.
+
+`device` is a spec of gradnas.devices ("auto": the first accelerator available, else the CPU)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pandas as pd
 import torch
 
 from .data import ProbeBatch
+from .devices import DEFAULT_DEVICE, resolve_device
 from .errors import GradnasError
 from .models import Candidate, build_candidate
 from .proxies import get_proxies, score
@@ -32,13 +35,16 @@ def rank_archs(
     *,
     space: str = "nb201",
     sort_by: str | None = None,
-    workers: int = 1,
+    workers: int | str = 1,
     progress: bool = True,
+    device: str | torch.device = DEFAULT_DEVICE,
 ) -> pd.DataFrame:
     """Score every architecture (one per-sample pass each) and sort, best first by `sort_by`
-    (default: the first proxy). NaN scores sort last; their reasons are in `<proxy>_reason`."""
+    (default: the first proxy). NaN scores sort last; their reasons are in `<proxy>_reason`.
+    `workers`: processes (or "auto": one per core, or per GPU; see gradnas.run.executor)."""
     check_sort_key(proxies, sort_by)
-    rows = list(score_archs(archs, proxies, spec, space=space, workers=workers, progress=progress))
+    stream = score_archs(archs, proxies, spec, space=space, workers=workers, progress=progress, device=device)
+    rows = list(stream)
     return ranked_frame(rows, proxies, sort_by)
 
 
@@ -48,13 +54,14 @@ def score_archs(
     spec: ProbeSpec,
     *,
     space: str = "nb201",
-    workers: int = 1,
+    workers: int | str = 1,
     progress: bool = True,
     threads: int = 1,
+    device: str | torch.device = DEFAULT_DEVICE,
 ) -> Iterator[dict]:
     """One row per architecture (arch, seconds, each proxy and its `<proxy>_reason`), yielded as
     each finishes, so a caller that is interrupted keeps the rows it has."""
-    tasks = make_tasks(space, archs, spec, proxies)
+    tasks = make_tasks(space, archs, spec, proxies, device)
     for result in execute(tasks, workers=workers, progress=progress, threads=threads):
         yield {"arch": result.task.arch, "seconds": result.seconds, **_score_columns(result.scores)}
 
@@ -72,9 +79,11 @@ def rank(
     sort_by: str | None = None,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
+    device: str | torch.device = DEFAULT_DEVICE,
 ) -> pd.DataFrame:
     """Score your own models (modules, or factories called with torch seeded by `seed`) on one
-    probe batch and sort them like `rank_archs`; a list is named by its factories' `__name__`."""
+    probe batch and sort them like `rank_archs`; a list is named by its factories' `__name__`.
+    Each model is scored on `device` (a copy, where a module lives elsewhere), the batch too."""
     if not isinstance(batch, ProbeBatch):
         raise GradnasError(
             f"rank(candidates, batch, proxies) needs a ProbeBatch, got {type(batch).__name__}; "
@@ -84,6 +93,7 @@ def rank(
         raise GradnasError(f"proxies must be a non-empty list of names, got {proxies!r}")
     check_seed(seed)
     check_sort_key(proxies, sort_by)
+    device = resolve_device(device)
     if not isinstance(candidates, Mapping):
         names = [getattr(c, "__name__", f"model{i}") for i, c in enumerate(candidates)]
         repeated = sorted({n for n in names if names.count(n) > 1})
@@ -99,7 +109,7 @@ def rank(
         start = time.perf_counter()
         model = build_candidate(candidate, seed)
         try:
-            scores = score(model, batch, proxies, dtype=dtype, seed=seed)
+            scores = score(model, batch, proxies, dtype=dtype, seed=seed, device=device)
         except GradnasError as why:
             raise GradnasError(f"model {name!r}: {why}") from why
         rows.append({"model": name, "seconds": time.perf_counter() - start, **_score_columns(scores)})

@@ -1,7 +1,11 @@
 """The `gradnas` command line: parses arguments, calls the public API, prints or saves results.
 
 Start-up is light: the options are declared here with no heavy import, and `commands` (which loads
-torch) is imported only when a command runs, so `gradnas --help` answers at once.
+torch) is imported only when a command runs, so `gradnas --help` answers at once. The options that
+several commands take are declared once (`_shared`, `_probe_options`), so they are spelled, meant
+and defaulted alike everywhere. Defaults that a dataclass defines (the probe's `ProbeSpec`, the
+differentiable search's `DartsConfig`) are read from it, never copied: such an option is left out
+of the parsed arguments unless given, and its default is looked up only when help is printed.
 """
 
 from __future__ import annotations
@@ -16,23 +20,19 @@ from .errors import DataNotFound, GradnasError
 
 DATA_DIR_HELP = "full data directory (else $GRADNAS_DATA, else ../shared/data, else the shipped copy)"
 THREADS_HELP = "torch threads per process (default: $OMP_NUM_THREADS, else 1: fast on a busy machine)"
+DEVICE_HELP = "cpu, cuda, cuda:N, mps, or auto: the first accelerator available, else the cpu (default: auto)"
+WORKERS_HELP = "worker processes, or auto: one per core, or one per GPU (default: 1)"
+SEED_HELP = (
+    "seeds every random choice: the probe draw, the network init, and the archs sampled (rank, "
+    "correlate) or the search runs (search)"
+)
+# Where the dataclass-defined defaults live (module relative to this package, class).
+PROBE_FIELDS = ".run.tasks:ProbeSpec"
+DARTS_FIELDS = ".darts.run:DartsConfig"
 # The first command a user runs: the best forward proxies measured on NB201 (see gradnas proxies).
 MAIN_PROXIES = ["gradsign", "synflow", "naswot"]
 # Listed here so that `--help` needs no import of the search package; a test keeps them in step.
 ALGORITHMS = ("rs", "rea", "reinforce", "hb", "bohb", "knas", "select")
-DARTS_DEFAULTS = {
-    "rule": "amended",
-    "eta": 0.1,
-    "epochs": 10,
-    "seed": 0,
-    "space": "nb201",
-    "dataset": "cifar10",
-    "samples": 2000,
-    "size": 16,
-    "batch_size": 64,
-    "C": 8,
-    "N": 1,
-}
 PROXIES_HELP = (
     "comma-separated (default: the seed proxies' readings that rank forwards; `gradnas proxies` lists all)"
 )
@@ -49,33 +49,60 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _probe_options(p: argparse.ArgumentParser, dataset: str) -> None:
-    p.add_argument("--space", default="nb201", help="search space (default: nb201)")
-    p.add_argument(
-        "--dataset",
-        default=dataset,
-        help=f"probe data: cifar10, cifar100, digits, synthetic, synthetic-text (default: {dataset})",
-    )
-    p.add_argument("--batch-size", type=int, default=128, help="probe batch size (default: 128)")
-    p.add_argument(
-        "--per-class",
-        type=int,
-        default=None,
-        metavar="K",
-        help="class-balanced batch: K samples from each of batch-size/K classes",
-    )
-    p.add_argument("--seed", type=_seed, default=0, help="seeds the probe draw and the network init")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    _common(p)
+class _FieldDefault:
+    """A dataclass field's default, looked up only when printed (the dataclass's module loads torch)."""
+
+    def __init__(self, where: str, name: str):
+        self.where, self.name = where, name
+
+    def __str__(self) -> str:
+        module, owner = self.where.split(":")
+        return str(getattr(getattr(importlib.import_module(module, __package__), owner), self.name))
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+def _field_option(p: argparse.ArgumentParser, flag: str, where: str, help: str, **options) -> None:
+    """An option defaulting to the like-named field of the dataclass at `where` (see the module
+    docstring): absent from the parsed arguments unless given."""
+    name = flag.lstrip("-").replace("-", "_")
+    action = p.add_argument(
+        flag, default=argparse.SUPPRESS, help=f"{help} (default: %(field_default)s)".lstrip(), **options
+    )
+    action.field_default = _FieldDefault(where, name)
+
+
+def _shared(p: argparse.ArgumentParser, *, workers: bool = False) -> None:
+    """The options of every command that computes: where, with how many threads (and processes),
+    on which data directory, how verbosely."""
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
-
-
-def _quiet(p: argparse.ArgumentParser) -> None:
+    if workers:
+        p.add_argument("--workers", type=_workers, default=1, metavar="N", help=WORKERS_HELP)
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _probe_options(p: argparse.ArgumentParser, *, workers: bool = True) -> None:
+    """The probe batch and network init every architecture is scored with, then `_shared`."""
+    p.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    _field_option(
+        p,
+        "--dataset",
+        PROBE_FIELDS,
+        "probe data, and the ground truth's dataset in correlate and search: cifar10, cifar100, "
+        "digits, synthetic, synthetic-text",
+    )
+    _field_option(p, "--batch-size", PROBE_FIELDS, "probe batch size", type=int)
+    _field_option(
+        p,
+        "--per-class",
+        PROBE_FIELDS,
+        "class-balanced: K from each of batch-size/K classes",
+        type=int,
+        metavar="K",
+    )
+    _field_option(p, "--seed", PROBE_FIELDS, SEED_HELP, type=_seed)
+    _field_option(p, "--dtype", PROBE_FIELDS, "of the network and the probe", choices=["float32", "float64"])
+    _shared(p, workers=workers)
 
 
 def _at_least(minimum: int, maximum: int | None = None):
@@ -96,6 +123,10 @@ def _at_least(minimum: int, maximum: int | None = None):
 
 _count = _at_least(1)
 _seed = _at_least(0, 2**32 - 1)  # validate.MAX_SEED, without importing numpy for --help
+
+
+def _workers(text: str) -> int | str:
+    return text if text == "auto" else _count(text)
 
 
 def _archs_count(text: str) -> int | str:
@@ -158,8 +189,7 @@ def parser() -> argparse.ArgumentParser:
         help=PROXIES_HELP,
     )
     p.add_argument("--json", action="store_true", help="print JSON (NaN as null, with reasons)")
-    _quiet(p)
-    _probe_options(p, "cifar10")
+    _probe_options(p, workers=False)
     p.set_defaults(run="score")
 
     p = sub.add_parser("rank", help="sample architectures, score them all, print the best")
@@ -181,9 +211,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_count, default=10, help="rows to print (default: 10)")
     p.add_argument("--out", default=None, help="write every row as CSV here (on Ctrl-C: the finished ones)")
     p.add_argument("--json", action="store_true", help="print every row as JSON (NaN as null, with reasons)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
-    _quiet(p)
-    _probe_options(p, "cifar10")
+    _probe_options(p)
     p.set_defaults(run="rank")
 
     p = sub.add_parser("correlate", help="score many archs (resumable store) and correlate with ground truth")
@@ -222,11 +250,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="ensemble:A+B[*W]",
         help="also rank by the mean rank percentile of these proxies (repeatable)",
     )
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    p.add_argument("--ray", action="store_true", help="run the tasks on Ray (pip install 'gradnas[ray]')")
+    p.add_argument(
+        "--ray",
+        action="store_true",
+        help="run the tasks on Ray, one GPU each if it has GPUs (pip install 'gradnas[ray]')",
+    )
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local instance)")
-    _quiet(p)
-    _probe_options(p, "cifar10")
+    _probe_options(p)
     p.set_defaults(run="correlate_")
 
     p = sub.add_parser("search", help="run searches on a simulated clock (NB201 table lookups)")
@@ -246,7 +276,6 @@ def parser() -> argparse.ArgumentParser:
         "candidate for real, charged its measured seconds (default: table)",
     )
     p.add_argument("--runs", type=_count, default=100, help="independent seeded runs (default: 100)")
-    p.add_argument("--seed", type=_seed, default=0, help="seeds the runs (run r uses [seed, r])")
     p.add_argument("--pool", type=int, default=10, help="candidates screened per G-step (default: 10)")
     p.add_argument("--charge-proxy", action="store_true", help="charge proxy seconds to the clock too")
     p.add_argument(
@@ -259,21 +288,18 @@ def parser() -> argparse.ArgumentParser:
         "--scores", default=None, help="score store to read and extend (default: OUT/scores.sqlite)"
     )
     p.add_argument("--no-compute", action="store_true", help="fail instead of computing missing proxy scores")
-    p.add_argument("--space", default="nb201", help="search space (default: nb201)")
     p.add_argument(
         "--benchmark",
         default="nb201",
         help="ground truth looked up: 'nb201', or a file as in correlate (default: nb201)",
     )
-    p.add_argument("--dataset", default="cifar10", help="benchmark dataset and probe data (default: cifar10)")
     p.add_argument(
-        "--batch-size", type=int, default=128, help="probe batch size for the proxy (default: 128)"
+        "--probe-seed",
+        type=_seed,
+        default=argparse.SUPPRESS,
+        help="deprecated: a probe seed other than --seed (run r is seeded by [seed, r])",
     )
-    p.add_argument("--per-class", type=int, default=None, metavar="K", help="class-balanced probe batch")
-    p.add_argument("--probe-seed", type=_seed, default=0, help="seeds the probe batch and network init")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="of the proxy's probe")
-    _quiet(p)
-    _common(p)
+    _probe_options(p, workers=False)
     p.set_defaults(run="search_")
 
     p = sub.add_parser("train", help="train one network by a recipe (stored, reused, resumable)")
@@ -293,34 +319,26 @@ def parser() -> argparse.ArgumentParser:
         "--out", default="results/train", help="store and checkpoints, reused (default: results/train)"
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _quiet(p)
-    _common(p)
+    _shared(p)
     p.set_defaults(run="train")
 
     p = sub.add_parser("darts", help="differentiable NB201 search (resumes from --out's checkpoint)")
-    d = "(default: %(default)s)"
-    p.add_argument("--rule", default=DARTS_DEFAULTS["rule"], help=f"first, second, amended, amended_fd {d}")
-    p.add_argument("--eta", type=float, default=DARTS_DEFAULTS["eta"], help=f"η of the amended rules {d}")
-    p.add_argument("--epochs", type=int, default=DARTS_DEFAULTS["epochs"], help=d)
-    p.add_argument(
-        "--seed", type=_seed, default=DARTS_DEFAULTS["seed"], help="seeds the data draw, init and shuffling"
-    )
-    p.add_argument("--space", default=DARTS_DEFAULTS["space"], help=f"search space {d}")
-    p.add_argument(
-        "--dataset", default=DARTS_DEFAULTS["dataset"], help=f"cifar10, or digits (no NB201 accuracy) {d}"
-    )
-    p.add_argument(
-        "--samples", type=int, default=DARTS_DEFAULTS["samples"], help=f"images, half for w, half for α {d}"
-    )
-    p.add_argument(
-        "--size", type=int, default=DARTS_DEFAULTS["size"], help=f"average-pool larger images to SIZE² {d}"
-    )
-    p.add_argument("--batch-size", type=int, default=DARTS_DEFAULTS["batch_size"], help=d)
-    p.add_argument("--C", type=int, default=DARTS_DEFAULTS["C"], help=f"supernet width {d}")
-    p.add_argument("--N", type=int, default=DARTS_DEFAULTS["N"], help=f"search cells per stage {d}")
+    for flag, help, kind in (
+        ("--rule", "first, second, amended, amended_fd", str),
+        ("--eta", "η of the amended rules", float),
+        ("--epochs", "", int),
+        ("--seed", "seeds the data draw, init and shuffling", _seed),
+        ("--space", "search space", str),
+        ("--dataset", "cifar10, or digits (no NB201 accuracy)", str),
+        ("--samples", "images, half for w, half for α", int),
+        ("--size", "average-pool larger images to SIZE²", int),
+        ("--batch-size", "", int),
+        ("--C", "supernet width", int),
+        ("--N", "search cells per stage", int),
+    ):
+        _field_option(p, flag, DARTS_FIELDS, help, type=kind)
     p.add_argument("--out", required=True, help="output directory: config, checkpoint, logs, alphas.png")
-    _quiet(p)
-    _common(p)
+    _shared(p)
     p.set_defaults(run="darts")
 
     p = sub.add_parser("report", help="rebuild a study's tables and plots from its store")

@@ -12,6 +12,8 @@ import math
 import os
 import sys
 import textwrap
+import warnings
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +21,7 @@ import pandas as pd
 from . import api, correlate, search
 from .benchmarks import load_benchmark
 from .darts.run import config_from, run_darts
+from .devices import parse_device, resolve_device
 from .errors import GradnasError
 from .models import load_factory
 from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
@@ -37,7 +40,15 @@ def _note(text: str) -> None:
 
 
 def _spec(args) -> ProbeSpec:
-    return ProbeSpec(args.dataset, args.batch_size, args.seed, args.per_class, args.dtype, args.data_dir)
+    """The probe options given; those not given keep ProbeSpec's defaults (see cli.py)."""
+    return ProbeSpec(**{f.name: getattr(args, f.name) for f in fields(ProbeSpec) if hasattr(args, f.name)})
+
+
+def _device(args) -> str:
+    """The --device spec, checked before any work; kept as a spec, so that "auto" and "cuda" can
+    spread worker processes over several GPUs."""
+    resolve_device(args.device)
+    return parse_device(args.device)
 
 
 def _json_number(value: float) -> float | None:
@@ -47,11 +58,12 @@ def _json_number(value: float) -> float | None:
 def score(args) -> None:
     use_threads(args.threads)
     proxies = args.proxies or list(FORWARD_PROXIES)
-    (task,) = make_tasks(args.space, [args.arch], _spec(args), proxies)
+    (task,) = make_tasks(args.space, [args.arch], _spec(args), proxies, _device(args))
     task.spec.batch()  # bad data options fail here, before any message
     if not args.quiet:
         _note(
-            f"scoring {task.arch} with {len(proxies)} proxies ({task.spec.dataset}, batch {args.batch_size})"
+            f"scoring {task.arch} with {len(proxies)} proxies ({task.spec.dataset}, "
+            f"batch {task.spec.batch_size}, on {resolve_device(task.device)})"
         )
     try:
         result = run_task(task)
@@ -77,34 +89,36 @@ def score(args) -> None:
         print(f"  {name:<{width}}  {s.value:.6g}" + (f"  ({s.reason})" if s.reason else ""))
 
 
-def _rank_rows(args, threads: int) -> tuple[list, str]:
+def _rank_rows(args, spec: ProbeSpec, threads: int) -> tuple[list, str]:
     """The scored rows and what they are; Ctrl-C writes those finished to --out and says so.
     (Own models are few and scored in this process: their rows come as one ranked frame.)"""
+    device = _device(args)
     if args.models:
-        candidates = {spec: load_factory(spec) for spec in args.models}
-        batch = _spec(args).batch()
+        candidates = {factory: load_factory(factory) for factory in args.models}
         try:
             frame = api.rank(
                 candidates,
-                batch,
+                spec.batch(),
                 args.proxies,
                 sort_by=args.sort_by,
-                seed=args.seed,
-                dtype=DTYPES[args.dtype],
+                seed=spec.seed,
+                dtype=DTYPES[spec.dtype],
+                device=device,
             )
         except KeyboardInterrupt:
             raise Interrupted("nothing kept: your models are ranked in one go; run it again") from None
         return [frame], "models"
-    archs = api.sample_archs(args.space, args.archs, args.seed)
+    archs = api.sample_archs(args.space, args.archs, spec.seed)
     rows: list[dict] = []
     stream = api.score_archs(
         archs,
         args.proxies,
-        _spec(args),
+        spec,
         space=args.space,
         workers=args.workers,
         progress=not args.quiet,
         threads=threads,
+        device=device,
     )
     try:
         rows.extend(stream)
@@ -141,7 +155,8 @@ def rank(args) -> None:
     api.check_sort_key(args.proxies, args.sort_by)  # before any scoring
     if args.out:
         _check_writable_file(Path(args.out))
-    rows, what = _rank_rows(args, threads)
+    spec = _spec(args)
+    rows, what = _rank_rows(args, spec, threads)
     frame = rows[0] if args.models else api.ranked_frame(rows, args.proxies, args.sort_by)
     if args.out:
         _write_csv(frame, args.out)
@@ -152,8 +167,8 @@ def rank(args) -> None:
     key = args.sort_by or args.proxies[0]
     shown = frame.head(args.top)[["rank", frame.columns[1], *args.proxies]]
     print(
-        f"top {len(shown)} of {len(frame)} {what} by {key} ({args.dataset}, batch {args.batch_size}, "
-        f"seed {args.seed}); {_directions(args.proxies)}:"
+        f"top {len(shown)} of {len(frame)} {what} by {key} ({spec.dataset}, batch {spec.batch_size}, "
+        f"seed {spec.seed}); {_directions(args.proxies)}:"
     )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     reasons = frame.melt(value_vars=[f"{p}_reason" for p in args.proxies], value_name="reason")["reason"]
@@ -161,7 +176,7 @@ def rank(args) -> None:
         print(f"NaN for {count} scores: {reason}")
     if args.out:
         print(f"wrote {len(frame)} rows to {args.out}")
-    print(f"next: {_next_command(args)}")
+    print(f"next: {_next_command(args, spec)}")
 
 
 def _directions(proxies: list[str]) -> str:
@@ -171,14 +186,14 @@ def _directions(proxies: list[str]) -> str:
     return ", ".join(f"{i.name}: {'higher' if i.higher_is_better else 'lower'} is better" for i in infos)
 
 
-def _next_command(args) -> str:
+def _next_command(args, spec: ProbeSpec) -> str:
     """The command worth running after `rank`: how well these proxies predict trained accuracy."""
     if args.models or args.space != "nb201":
         return "gradnas proxies   # every proxy with its measured ranking quality"
     return (
-        f"gradnas correlate --space nb201 --dataset {args.dataset} --archs {args.archs} "
-        f"--batch-size {args.batch_size} --proxies {','.join(args.proxies)} --seed {args.seed} "
-        f"--out results/nb201-{args.dataset}   # how well these scores predict trained accuracy"
+        f"gradnas correlate --space nb201 --dataset {spec.dataset} --archs {args.archs} "
+        f"--batch-size {spec.batch_size} --proxies {','.join(args.proxies)} --seed {spec.seed} "
+        f"--out results/nb201-{spec.dataset}   # how well these scores predict trained accuracy"
     )
 
 
@@ -189,6 +204,7 @@ def _print_report(paths: dict[str, Path]) -> None:
 
 def correlate_(args) -> None:
     threads = use_threads(args.threads)
+    device = parse_device(args.device) if args.ray else _device(args)  # Ray tasks resolve it where they run
     study = correlate.Study(
         tuple(args.proxies or FORWARD_PROXIES),
         args.space,
@@ -210,6 +226,7 @@ def correlate_(args) -> None:
             progress=not args.quiet,
             threads=threads,
             log=_note,
+            device=device,
         )
     except KeyboardInterrupt:
         try:
@@ -229,12 +246,19 @@ def search_(args) -> None:
     from tqdm import tqdm
 
     use_threads(args.threads)
+    spec, device = _spec(args), _device(args)
+    seed = spec.seed  # seeds the runs and, unless the deprecated --probe-seed says otherwise, the probe
+    if hasattr(args, "probe_seed"):
+        warnings.warn(
+            "--probe-seed is deprecated: --seed now seeds the probe too", FutureWarning, stacklevel=1
+        )
+        spec = replace(spec, seed=args.probe_seed)
     configs = search.expand(
         args.algo,
         ks=args.k,
         ms=args.m,
         ns=args.n,
-        dataset=args.dataset,
+        dataset=spec.dataset,
         budget=args.budget,
         max_evals=args.max_evals,
         cost=args.cost,
@@ -242,11 +266,8 @@ def search_(args) -> None:
         pool=args.pool,
         charge_proxy=args.charge_proxy,
         runs=args.runs,
-        seed=args.seed,
+        seed=seed,
         evaluate=args.evaluate,
-    )
-    spec = ProbeSpec(
-        args.dataset, args.batch_size, args.probe_seed, args.per_class, args.dtype, args.data_dir
     )
     benchmark = None if args.evaluate != "table" else load_benchmark(args.benchmark, args.data_dir)
     holds = getattr(benchmark, "space", "nb201" if getattr(benchmark, "name", None) == "nb201" else None)
@@ -256,7 +277,7 @@ def search_(args) -> None:
         )
     out = Path(args.out)
     # trainings: seeded like the probe, stored and checkpointed under OUT/train for reuse
-    training = search.Training(args.space, out / "train", args.probe_seed, args.dtype, args.data_dir)
+    training = search.Training(args.space, out / "train", spec.seed, spec.dtype, spec.data_dir)
     scores_path = Path(args.scores) if args.scores else out / "scores.sqlite"
     progress = not args.quiet
     with tqdm(total=len(configs) * args.runs, desc="search runs", unit="run", disable=not progress) as bar:
@@ -266,7 +287,13 @@ def search_(args) -> None:
                 configs,
                 benchmark,
                 lambda name: search.StoredScores(
-                    name, scores_path, args.space, spec, compute=not args.no_compute, progress=progress
+                    name,
+                    scores_path,
+                    args.space,
+                    spec,
+                    compute=not args.no_compute,
+                    progress=progress,
+                    device=device,
                 ),
                 out,
                 progress=lambda run: bar.update(),
@@ -300,7 +327,8 @@ def train(args) -> None:
         **overrides,
     )
     try:
-        result, reused = training.run_with_progress(job, args.out, progress=not args.quiet)
+        device = _device(args)
+        result, reused = training.run_with_progress(job, args.out, device=device, progress=not args.quiet)
     except KeyboardInterrupt:
         raise Interrupted(
             f"every finished epoch is checkpointed under {args.out}; run the same command again to resume"
@@ -340,7 +368,7 @@ def darts(args) -> None:
     use_threads(args.threads)
     config = config_from(args)
     try:
-        log = run_darts(config, args.out, progress=None if args.quiet else _print_epoch)
+        log = run_darts(config, args.out, progress=None if args.quiet else _print_epoch, device=args.device)
     except KeyboardInterrupt:
         raise Interrupted(
             f"every finished epoch is checkpointed in {args.out}; run the same command again to resume"

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .benchmarks import load_benchmark
 from .benchmarks.suite_zero import gradnas_name
+from .devices import DEFAULT_DEVICE
 from .errors import GradnasError, unknown_choice
 from .evaluate.ensemble import ensemble_scores, parse_ensemble
 from .evaluate.published import published_for
@@ -149,15 +150,17 @@ def run_study(
     study: Study,
     out_dir: str | Path,
     *,
-    workers: int | None = None,
+    workers: int | str | None = None,
     ray: bool = False,
     ray_address: str | None = None,
     progress: bool = True,
     threads: int = 1,
     log: Callable[[str], None] | None = None,
+    device: str = DEFAULT_DEVICE,
 ) -> dict[str, Path]:
-    """Score what the store lacks (each architecture committed as it finishes), then report.
-    `log` receives one line saying how much was already stored when the run resumes a study."""
+    """Score what the store lacks (each architecture committed as it finishes) on `device` (a spec
+    of gradnas.devices; not part of a score's key), then report. `log` receives one line saying how
+    much was already stored when the run resumes a study."""
     out = make_dir(Path(out_dir))
     benchmark = _benchmark(study)
     holds = getattr(benchmark, "space", None)
@@ -169,7 +172,7 @@ def run_study(
     benchmark.query(benchmark.archs()[0], study.target_dataset, study.metric)  # unknown names fail now
     archs = study_archs(study, benchmark)
     _check_truth(benchmark, archs, study)
-    tasks = make_tasks(study.space, archs, study.probe, list(study.proxies))
+    tasks = make_tasks(study.space, archs, study.probe, list(study.proxies), device)
     beyond = _beyond(study.claim(out), study)
     if log is not None and beyond:
         log(f"{out / STUDY_FILE} also covers {beyond} of other runs; `gradnas report {out}` shows all")

@@ -36,7 +36,7 @@ def claim(out: Path, config: dict[str, Any], config_file: str) -> dict[str, Any]
     checkpoint_path = out / CHECKPOINT_FILE
     state = None
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=True)
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)  # any device resumes
         if state["config"] != config:
             raise refuse(checkpoint_path, state["config"], config)
     claim_config(out / config_file, config)

@@ -34,6 +34,11 @@ class SearchData:
     def in_channels(self) -> int:
         return int(self.train[0].shape[1])
 
+    def to(self, device: torch.device) -> SearchData:
+        """Both halves on `device` (drawn on the CPU, so every device searches the same images)."""
+        x_train, y_train, x_val, y_val = (t.to(device) for t in (*self.train, *self.val))
+        return SearchData((x_train, y_train), (x_val, y_val), self.num_classes)
+
 
 def downsample(x: torch.Tensor, size: int) -> torch.Tensor:
     """(n, C, H, W) images average-pooled to size×size; images no larger than that are kept as they are

@@ -21,6 +21,7 @@ import torch
 from gradnas.darts.architect import Batch, Searchable, loss_closure
 from gradnas.darts.hessian import LossFn, gradient, hvp, mixed_vp
 from gradnas.darts.vectors import Vector, flatten, unflatten
+from gradnas.devices import as_float64, float64_device
 from gradnas.errors import GradnasError
 
 MAX_WEIGHTS = 4096
@@ -31,8 +32,8 @@ def explicit_hessian(loss_fn: LossFn, weights: Sequence[torch.Tensor]) -> torch.
     n = sum(p.numel() for p in weights)
     if n > MAX_WEIGHTS:
         raise GradnasError(f"explicit Hessian is for tiny models: {n} weights > {MAX_WEIGHTS}")
-    basis = torch.eye(n, dtype=torch.float64)
-    h = torch.stack([flatten(hvp(loss_fn, weights, unflatten(e, weights))).double() for e in basis], dim=1)
+    basis = torch.eye(n, dtype=torch.float64, device=float64_device(weights[0].device))
+    h = torch.stack([as_float64(flatten(hvp(loss_fn, weights, unflatten(e, weights)))) for e in basis], dim=1)
     return (h + h.T) / 2
 
 
@@ -41,6 +42,6 @@ def exact_g2(model: Searchable, train_batch: Batch, val_batch: Batch) -> Vector:
     H⁺ · ∇_w L_val is cast to the weights' dtype before the mixed product M."""
     weights, arch = model.weights(), model.arch_parameters()
     train_loss = loss_closure(model, train_batch)
-    val_weights = flatten(gradient(loss_closure(model, val_batch), weights)).double()
+    val_weights = as_float64(flatten(gradient(loss_closure(model, val_batch), weights)))
     solved = torch.linalg.pinv(explicit_hessian(train_loss, weights), hermitian=True) @ val_weights
     return [-m for m in mixed_vp(train_loss, weights, arch, unflatten(solved, weights))]

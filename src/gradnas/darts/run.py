@@ -5,7 +5,8 @@ Each epoch shuffles both halves of the search data and, batch by batch, updates 
 cosine learning rate 0.025 → 0.001 over the epochs, momentum 0.9, weight decay 3e-4, gradient norm
 clipped to 5; Adam lr 3e-4, betas (0.5, 0.999), weight decay 1e-3). After each epoch it logs the derived
 architecture and its NB201 accuracy, and checkpoints everything the rest of the run depends on, so a
-re-run in the same directory continues exactly where the last finished epoch left off.
+re-run in the same directory continues exactly where the last finished epoch left off, on any
+device: the supernet is initialised and the batches shuffled on the CPU, whatever `device` computes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gradnas.benchmarks.nb201 import NB201_DATASETS
 from gradnas.darts.architect import RULES, loss_closure, step
 from gradnas.darts.data import SOURCES, SearchData, load_search_data
 from gradnas.darts.supernet import NB201Supernet
+from gradnas.devices import DEFAULT_DEVICE, resolve_device
 from gradnas.errors import GradnasError, unknown_choice
 from gradnas.rundir import claim, save_checkpoint, write_csv, write_jsonl
 from gradnas.spaces import get_space
@@ -149,7 +151,7 @@ def _train_epoch(
     train_order, val_order = (torch.randperm(len(y_train), generator=shuffle) for _ in range(2))
     train_losses, val_losses = [], []
     for start in range(0, len(y_train) - size + 1, size):
-        t, v = train_order[start : start + size], val_order[start : start + size]
+        t, v = (order[start : start + size].to(x_train.device) for order in (train_order, val_order))
         train_batch, val_batch = (x_train[t], y_train[t]), (x_val[v], y_val[v])
         with torch.no_grad():
             val_losses.append(float(loss_closure(model, val_batch)()))
@@ -186,6 +188,7 @@ def build_search(config: DartsConfig, data: SearchData) -> dict[str, Any]:
     with torch.random.fork_rng(devices=[]):  # the caller's global RNG is left as it was
         torch.manual_seed(config.seed)
         model = NB201Supernet(config.C, config.N, data.num_classes, data.in_channels)
+    model.to(data.train[0].device)  # before the optimizers, which hold the parameters
     w_optimizer = torch.optim.SGD(
         model.weights(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
@@ -200,11 +203,18 @@ def build_search(config: DartsConfig, data: SearchData) -> dict[str, Any]:
 
 
 def run_darts(
-    config: DartsConfig, out_dir: str | Path, progress: Callable[[dict[str, Any]], None] | None = None
+    config: DartsConfig,
+    out_dir: str | Path,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    device: str | torch.device = DEFAULT_DEVICE,
 ) -> list[dict[str, Any]]:
-    """Run (or resume) the search into `out_dir`; returns the per-epoch log. `progress` is called with
-    each epoch's log entry in order, also with those restored from a checkpoint."""
+    """Run (or resume) the search into `out_dir` on `device` (a spec of gradnas.devices); returns
+    the per-epoch log. `progress` is called with each epoch's log entry in order, also with those
+    restored from a checkpoint. Like `data_dir`, the device is not part of the run's identity."""
+    device = resolve_device(device)
     data = load_search_data(config.dataset, config.data_dir, config.samples, config.size, config.seed)
+    data = data.to(device)
     half = len(data.train[1])
     if half < config.batch_size:
         raise GradnasError(

@@ -17,6 +17,7 @@ import torch
 
 from gradnas.data.sources import ImageSet, load_dataset
 from gradnas.data.text import TokenSet
+from gradnas.devices import resolve_device
 from gradnas.errors import GradnasError
 from gradnas.validate import check_seed, positive_int
 
@@ -178,8 +179,13 @@ def probe_batch(
     seed: int = 0,
     per_class: int | None = None,
     data_dir: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
     **options,
 ) -> ProbeBatch:
-    """Load ``dataset`` (with ``options``, see :func:`load_dataset`) and draw a batch from it."""
+    """Load ``dataset`` (with ``options``, see :func:`load_dataset`) and draw a batch from it, on
+    ``device`` (a spec of gradnas.devices; the draw itself is the same on every device). Scoring
+    moves a batch to the model's device anyway, so the CPU default is always right."""
+    device = resolve_device(device)
     source = load_dataset(dataset, data_dir=data_dir, **options)
-    return draw_batch(source, batch_size, seed, per_class=per_class)
+    batch = draw_batch(source, batch_size, seed, per_class=per_class)
+    return batch if device.type == "cpu" else batch.to(device=device)

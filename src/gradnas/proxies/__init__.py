@@ -1,10 +1,12 @@
 """Training-free proxies: registered functions of a one-pass `Probe`."""
 
+import copy
 from collections.abc import Iterable
 
 import torch
 from torch import nn
 
+from ..devices import model_device, resolve_device
 from ..errors import GradnasError
 from ..validate import check_seed
 from . import activation, cost, gradalign, gradsign, kernel, saliency  # noqa: F401  (registers proxies)
@@ -67,6 +69,7 @@ def score(
     engine: str = "auto",
     seed: int = 0,
     thin: ThinNetwork | None = None,
+    device: str | torch.device | None = None,
 ) -> dict[str, Score]:
     """Score any classifier on a probe batch; all requested proxies share one per-sample pass.
 
@@ -77,8 +80,14 @@ def score(
     not modified. A proxy that this model does not allow (say, per-sample gradients through a
     BatchNorm over a 1×1 map) is NaN with the reason and the others are computed; when no proxy
     can be computed at all, the first reason is raised as a GradnasError.
+
+    `device` (a spec such as "cpu", "cuda:1" or "auto"; see gradnas.devices) is where to compute;
+    by default, wherever the model's parameters are. A batch on another device is moved there.
     """
     infos = get_proxies(check_inputs(model, batch, proxies, seed))
+    target = model_device(model) if device is None else resolve_device(device)
+    if model_device(model) != target:
+        model = copy.deepcopy(model).to(target)  # the caller's model stays where it is
     probe = Probe(model, batch, dtype=dtype, engine=engine, seed=seed, thin=thin)
     for info in infos:
         probe.require(*info.ingredients)

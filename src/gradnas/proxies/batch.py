@@ -11,6 +11,7 @@ import copy
 import torch
 from torch import nn
 
+from ..devices import as_float64
 from .persample import forward_checked, hooked, probe_copy, replace_batchnorm, sample_losses
 from .registry import NonFinite, non_finite
 
@@ -22,7 +23,7 @@ def _scored_weights(model: nn.Module, probe) -> list[torch.Tensor]:
 
 def _batch_loss(model: nn.Module, probe) -> torch.Tensor:
     """Mean cross-entropy of the whole probe batch through `model` (batch-statistics BN)."""
-    return sample_losses(forward_checked(model, probe.inputs), probe.batch.y).mean()
+    return sample_losses(forward_checked(model, probe.inputs), probe.labels).mean()
 
 
 def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -43,17 +44,17 @@ def relu_kernel(probe) -> torch.Tensor:
     i.e. Σ [c cᵀ + (1−c)(1−c)ᵀ], accumulated per ReLU call in float64."""
     model = probe_copy(probe.model, probe.dtype)
     n = probe.n
-    kernel = torch.zeros(n, n, dtype=torch.float64)
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=probe.f64)
 
     def hook(module, inputs):  # a pre-hook: an in-place ReLU has not overwritten its input yet
         if non_finite(inputs[0]):
             raise NonFinite("a ReLU's input holds NaN or infinite values")
         c = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float32)
         if c.shape[1] >= 2**24:  # counts stay exact integers in float32 below 2^24
-            c = c.to(torch.float64)
-        on = c.sum(1, dtype=torch.float64)
+            c = as_float64(c)
+        on = as_float64(c.sum(1))  # whole numbers below 2^24: exact in float32
         # agreements = both on + both off = 2·ccᵀ + D − r_i − r_j, with r the number of units on
-        kernel.add_(2 * (c @ c.T).to(torch.float64) + c.shape[1] - on[:, None] - on[None, :])
+        kernel.add_(2 * as_float64(c @ c.T) + c.shape[1] - on[:, None] - on[None, :])
 
     with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], hook, pre=True), torch.no_grad():
         forward_checked(model, probe.inputs)
@@ -64,13 +65,13 @@ def synflow_saliency(probe) -> dict[str, torch.Tensor]:
     """Per scored layer: |W ⊙ ∂R/∂W| with R = Σ outputs of a float64 copy whose parameters and
     buffers are replaced by their absolute values, BatchNorm removed, on an input of ones."""
     shape = probe.continuous_inputs("synflow").shape
-    model = copy.deepcopy(probe.model).to(torch.float64).eval()
+    model = copy.deepcopy(probe.model).to(probe.f64, torch.float64).eval()
     replace_batchnorm(model, lambda bn: nn.Identity())
     with torch.no_grad():
         for tensor in [*model.parameters(), *model.buffers()]:
             tensor.abs_()
     weights = [w.requires_grad_(True) for w in _scored_weights(model, probe)]
-    ones = torch.ones(1, *shape[1:], dtype=torch.float64)
+    ones = torch.ones(1, *shape[1:], dtype=torch.float64, device=probe.f64)
     grads = torch.autograd.grad(forward_checked(model, ones).sum(), weights, allow_unused=True)
     return {
         name: torch.zeros_like(w) if g is None else (w.detach() * g).abs()
@@ -84,7 +85,7 @@ def input_jacobian(probe) -> torch.Tensor:
     x = probe.continuous_inputs("jacob_cov").detach().requires_grad_(True)
     model = probe_copy(probe.model, probe.dtype)
     (grad,) = torch.autograd.grad(forward_checked(model, x).sum(), x)
-    return grad.reshape(probe.n, -1).to(torch.float64)
+    return as_float64(grad.reshape(probe.n, -1))
 
 
 def grasp_products(probe) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..devices import as_float64, model_device
 from ..errors import GradnasError
 from .persample import forward_checked, hooked, probe_copy
 
@@ -38,16 +39,17 @@ def ntk_gram(probe) -> torch.Tensor:
         raise GradnasError("ntk_cond needs parameters named 'weight', and the model has none")
     logits = forward_checked(model, probe.inputs)
     n = probe.n
-    gram = torch.zeros(n, n, dtype=torch.float64)
+    gram = torch.zeros(n, n, dtype=torch.float64, device=probe.f64)
     rows = []
     for start in range(0, n, NTK_CHUNK):
         size = min(NTK_CHUNK, n - start)
-        seeds = torch.zeros(size, *logits.shape, dtype=logits.dtype)
-        seeds[torch.arange(size), start + torch.arange(size)] = 1.0  # Σ_c logit_c of one sample
+        seeds = logits.new_zeros(size, *logits.shape)
+        sample = torch.arange(size, device=logits.device)
+        seeds[sample, start + sample] = 1.0  # Σ_c logit_c of one sample
         grads = torch.autograd.grad(
             logits, weights, grad_outputs=seeds, is_grads_batched=True, retain_graph=True, allow_unused=True
         )
-        rows.append(torch.cat([g.reshape(size, -1) for g in grads if g is not None], 1).to(torch.float64))
+        rows.append(as_float64(torch.cat([g.reshape(size, -1) for g in grads if g is not None], 1)))
     for i, a in enumerate(rows):  # G Gᵀ block by block, so only one row block is ever float64-doubled
         for j, b in enumerate(rows[: i + 1]):
             block = a @ b.T
@@ -58,7 +60,8 @@ def ntk_gram(probe) -> torch.Tensor:
 
 
 def _crops(images: torch.Tensor, size: int, count: int, seed: int) -> torch.Tensor:
-    """`count` seeded random `size`×`size` patches of `images`."""
+    """`count` seeded random `size`×`size` patches of `images`, drawn on the CPU so that every
+    device crops the same patches."""
     n, _, h, w = images.shape
     if size > min(h, w):
         raise GradnasError(f"crop size {size} does not fit probe images of {h}×{w}")
@@ -69,7 +72,8 @@ def _crops(images: torch.Tensor, size: int, count: int, seed: int) -> torch.Tens
     rows = torch.arange(size)
     ys = (top[:, None] + rows)[:, :, None]  # (count, size, 1)
     xs = (left[:, None] + rows)[:, None, :]  # (count, 1, size)
-    return images[which[:, None, None], :, ys, xs].permute(0, 3, 1, 2)
+    which, ys, xs = (t.to(images.device) for t in (which[:, None, None], ys, xs))
+    return images[which, :, ys, xs].permute(0, 3, 1, 2)
 
 
 def region_count(probe) -> int:
@@ -82,7 +86,7 @@ def region_count(probe) -> int:
     else:
         model = probe.thin.model
         x = _crops(x, probe.thin.crop, probe.thin.samples, probe.seed)
-    model = probe_copy(model, probe.dtype)
+    model = probe_copy(model, probe.dtype).to(probe.device)  # the thin network may come from the CPU
     codes: list[torch.Tensor] = []
 
     def hook(module, inputs):
@@ -97,8 +101,10 @@ def region_count(probe) -> int:
 
 def _gaussian_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """Zen-NAS's init: Conv/Linear weights N(0, 1), their biases 0, BatchNorm affine 1/0 and
-    running statistics reset; train mode."""
-    model = copy.deepcopy(model).to(dtype).train()
+    running statistics reset; train mode. Drawn on the CPU (then moved back), so that every device
+    gets the same weights from the same seed."""
+    device = model_device(model)
+    model = copy.deepcopy(model).to("cpu", dtype).train()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -107,7 +113,7 @@ def _gaussian_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.reset_parameters()
-    return model
+    return model.to(device)
 
 
 def _global_pool(model: nn.Module) -> nn.Module:
@@ -121,14 +127,14 @@ def zen_terms(probe) -> tuple[float, float]:
     """(Δ, Σ_BN log √mean(running_var)) for a Gaussian-initialised copy: Δ = batch mean of
     Σ |f(x) − f(x + γε)| over the features entering the last global pooling layer, x and ε
     N(0, 1) of the probe's shape, γ = 0.01. Running statistics are those left by the two
-    train-mode forwards, as in the Zen-NAS reference. Seeded: torch's generator is set to the
-    probe's seed, then draws the weights (module order), x, then ε."""
+    train-mode forwards, as in the Zen-NAS reference. Seeded: torch's CPU generator is set to the
+    probe's seed, then draws the weights (module order), x, then ε, whatever the device."""
     shape = probe.continuous_inputs("zen").shape
     with torch.random.fork_rng():
         torch.manual_seed(probe.seed)
         model = _gaussian_copy(probe.model, probe.dtype)
-        x = torch.randn(shape, dtype=probe.dtype)
-        eps = torch.randn(shape, dtype=probe.dtype)
+        x = torch.randn(shape, dtype=probe.dtype).to(probe.device)
+        eps = torch.randn(shape, dtype=probe.dtype).to(probe.device)
     features: list[torch.Tensor] = []
     with (
         hooked([_global_pool(model)], lambda m, inputs: features.append(inputs[0]), pre=True),

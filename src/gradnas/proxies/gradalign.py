@@ -47,7 +47,9 @@ def _neg_logdet(grams: dict[int, torch.Tensor], unit: bool = True) -> float:
     """−mean over groups of log det(K + 1e-6·I) (float64): concentrated gradients score higher."""
     logdets = []
     for k in _groups(grams, unit):
-        sign, logdet = torch.linalg.slogdet(k + LOGDET_EPS * torch.eye(len(k), dtype=k.dtype))
+        sign, logdet = torch.linalg.slogdet(
+            k + LOGDET_EPS * torch.eye(len(k), dtype=k.dtype, device=k.device)
+        )
         if sign <= 0:
             raise Undefined(f"a Gram matrix has a non-positive determinant (sign {float(sign):+.0f})")
         logdets.append(float(logdet))

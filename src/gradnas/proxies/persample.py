@@ -278,7 +278,7 @@ def _check_rows_follow_samples(model: nn.Module, modules: set[nn.Module], x: tor
     map can blow up in a layer whose outputs are all near zero, are far below it."""
     if len(x) < 2:
         return
-    order = torch.tensor([1, 0])
+    order = torch.tensor([1, 0], device=x.device)
     outs: list[torch.Tensor] = []
     with hooked(modules, lambda module, inputs, output: outs.append(output)), torch.no_grad():
         forward_checked(model, x[order])
@@ -481,11 +481,11 @@ def _blocks_from_calls(
         if live:
             blocks = _param_blocks(attr, live, n, block_bytes)
         else:  # never called, or not connected to the loss: a zero gradient
-            blocks = _zero_blocks(params[name].numel(), n, block_bytes, params[name].dtype)
+            blocks = _zero_blocks(params[name], n, block_bytes)
         for start, grads in blocks:
             yield Block(name, start, grads.detach())
 
 
-def _zero_blocks(total: int, n: int, budget: int, dtype: torch.dtype) -> Iterator[tuple[int, torch.Tensor]]:
-    for a, b in _chunks(total, 1, n, budget, torch.finfo(dtype).bits // 8):
-        yield a, torch.zeros(n, b - a, dtype=dtype)
+def _zero_blocks(param: torch.Tensor, n: int, budget: int) -> Iterator[tuple[int, torch.Tensor]]:
+    for a, b in _chunks(param.numel(), 1, n, budget, param.element_size()):
+        yield a, param.new_zeros(n, b - a)

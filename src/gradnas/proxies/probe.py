@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..devices import as_float64, check_dtype, float64_device, model_device, on_float64_device
 from ..errors import GradnasError, unknown_choice
 from .batch import (
     batch_gradients,
@@ -78,11 +79,11 @@ class GradSum(_Reducer):
 
     def __init__(self, probe: Probe):
         self.wants = probe.scored
-        self.acc = {n: torch.zeros(probe.numel[n], dtype=torch.float64) for n in self.wants}
+        self.acc = {n: torch.zeros(probe.numel[n], dtype=torch.float64, device=probe.f64) for n in self.wants}
 
     def update(self, block: Block) -> None:
-        width = block.grads.shape[1]
-        self.acc[block.name][block.start : block.start + width] += block.grads.sum(0, dtype=torch.float64)
+        total = on_float64_device(block.grads).sum(0, dtype=torch.float64)
+        self.acc[block.name][block.start : block.start + len(total)] += total
 
     def result(self) -> dict[str, torch.Tensor]:
         return self.acc
@@ -103,16 +104,19 @@ class GroupGram(_Reducer):
         self.order = torch.argsort(labels, stable=True)  # samples grouped by class
         ends = counts.cumsum(0).tolist()
         self.spans = {int(c): (end - int(k), end) for c, k, end in zip(groups, counts, ends)}
-        self.acc = {c: torch.zeros(b - a, b - a, dtype=torch.float64) for c, (a, b) in self.spans.items()}
+        self.acc = {
+            c: torch.zeros(b - a, b - a, dtype=torch.float64, device=probe.f64)
+            for c, (a, b) in self.spans.items()
+        }
 
     def update(self, block: Block) -> None:
         g = block.grads[self.order]
         if self.signs:
             g = g.sign()
         if not (self.signs and g.shape[1] < 2**24):
-            g = g.to(torch.float64)
+            g = as_float64(g)
         for c, (a, b) in self.spans.items():
-            self.acc[c] += (g[a:b] @ g[a:b].T).to(torch.float64)
+            self.acc[c] += as_float64(g[a:b] @ g[a:b].T)
 
     def result(self) -> dict[int, torch.Tensor]:
         return self.acc
@@ -123,13 +127,19 @@ class Columns(_Reducer):
 
     def __init__(self, probe: Probe, selection: dict[str, np.ndarray]):
         self.wants = list(selection)
-        self.index = {n: torch.as_tensor(idx, dtype=torch.long) for n, idx in selection.items()}
-        self.acc = {n: torch.zeros(probe.n, len(idx), dtype=torch.float64) for n, idx in selection.items()}
+        self.index = {
+            n: torch.as_tensor(idx, dtype=torch.long, device=probe.f64) for n, idx in selection.items()
+        }
+        self.acc = {
+            n: torch.zeros(probe.n, len(idx), dtype=torch.float64, device=probe.f64)
+            for n, idx in selection.items()
+        }
 
     def update(self, block: Block) -> None:
         idx = self.index[block.name]
         inside = (idx >= block.start) & (idx < block.start + block.grads.shape[1])
-        self.acc[block.name][:, inside] = block.grads[:, idx[inside] - block.start].to(torch.float64)
+        columns = (idx[inside] - block.start).to(block.grads.device)
+        self.acc[block.name][:, inside] = as_float64(block.grads[:, columns])
 
     def result(self) -> dict[str, torch.Tensor]:
         return self.acc
@@ -184,7 +194,8 @@ class Probe:
     `engine`: "fast" (one batched pass), "loop" (the batch-of-one reference), or "auto" (the loop
     for wide convolutional networks, where it is cheaper: see `prefers_loop`; else fast, falling
     back to the loop with a warning for layers the fast engine does not handle).
-    The caller's model is never modified: the engines work on a copy in `dtype`.
+    The caller's model is never modified: the engines work on a copy in `dtype`, on the model's
+    device, where the batch is moved too; float64 ingredients live on `f64` (see gradnas.devices).
     `thin`: the architecture's thin network, where linear regions are counted (TE-NAS).
     """
 
@@ -203,11 +214,14 @@ class Probe:
             raise unknown_choice("engine", engine, ENGINES)
         if dtype not in (torch.float32, torch.float64):
             raise GradnasError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.device = model_device(model)
+        self.f64 = float64_device(self.device)
+        check_dtype(self.device, dtype)
         self.model, self.batch = model, batch
         self.dtype, self.engine, self.seed, self.block_bytes = dtype, engine, seed, block_bytes
         self.thin = thin
         self.n = int(batch.y.shape[0])
-        self.labels = batch.y
+        self.x, self.labels = batch.x.to(self.device), batch.y.to(self.device)
         self.numel = {name: p.numel() for name, p in model.named_parameters()}
         self.scored = scored_parameter_names(model)
         if not self.scored:
@@ -231,7 +245,7 @@ class Probe:
     @property
     def inputs(self) -> torch.Tensor:
         """The batch's inputs for a forward pass: images in the probe's dtype, token ids as int64."""
-        x = self.batch.x
+        x = self.x
         if not x.is_floating_point():
             return x
         if non_finite(x):
@@ -241,7 +255,7 @@ class Probe:
     def continuous_inputs(self, what: str) -> torch.Tensor:
         """`inputs`, for ingredients that differentiate or perturb them: on token ids there is no
         such thing, so the proxy is Undefined (NaN with this reason) rather than nonsense."""
-        if not self.batch.x.is_floating_point():
+        if not self.x.is_floating_point():
             raise Undefined(
                 f"{what} needs continuous inputs; token ids cannot be differentiated or perturbed"
             )
@@ -298,7 +312,7 @@ class Probe:
             self._cache[name] = r.result()
 
     def _blocks(self, names: list[str]) -> Iterator[Block]:
-        x, y = self.inputs, self.batch.y
+        x, y = self.inputs, self.labels
         itemsize = torch.finfo(self.dtype).bits // 8
         wide = self.engine == "auto" and prefers_loop(self.model, names, self.n, itemsize)
         if self.engine == "fast" or (self.engine == "auto" and not wide):

@@ -1,7 +1,9 @@
 """Scoring one architecture: the unit of work that local workers and Ray run alike.
 
 A task is plain data (picklable, small), so it can be shipped to another process; the probe batch
-is drawn inside the worker and cached there, once per process.
+is drawn inside the worker and cached there, once per process. Its device spec is resolved where
+it runs (a worker may have its own GPU): networks are built and initialized on the CPU, so every
+device starts from the same weights, then moved there.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from ..data import ProbeBatch, probe_batch
+from ..devices import DEFAULT_DEVICE, parse_device, resolve_device
 from ..errors import GradnasError, unknown_choice
 from ..proxies import Score, ThinNetwork, get_proxies, score
 from ..spaces import get_space
@@ -84,6 +87,7 @@ class ScoreTask:
     arch: str
     spec: ProbeSpec
     proxies: tuple[str, ...]
+    device: str = DEFAULT_DEVICE
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,9 @@ class TaskResult:
 def run_task(task: ScoreTask) -> TaskResult:
     """Build, probe and score one architecture; bad input errors name the architecture."""
     start = time.perf_counter()
+    device = resolve_device(task.device)
     batch = task.spec.batch()
-    model = build_model(task.space, task.arch, batch, task.spec.seed)
+    model = build_model(task.space, task.arch, batch, task.spec.seed).to(device)
     thin = build_thin(task.space, task.arch, batch, task.spec.seed)
     try:
         scores = score(
@@ -108,11 +113,14 @@ def run_task(task: ScoreTask) -> TaskResult:
     return TaskResult(task, scores, time.perf_counter() - start)
 
 
-def make_tasks(space: str, archs: list[str], spec: ProbeSpec, proxies: list[str]) -> list[ScoreTask]:
-    """Validate the names once, up front, then one task per architecture."""
-    names = tuple(info.name for info in get_proxies(proxies))
+def make_tasks(
+    space: str, archs: list[str], spec: ProbeSpec, proxies: list[str], device: str = DEFAULT_DEVICE
+) -> list[ScoreTask]:
+    """Validate the names (and the device spec's form) once, up front, then one task per
+    architecture."""
+    names, device = tuple(info.name for info in get_proxies(proxies)), parse_device(device)
     searchspace = get_space(space)
-    return [ScoreTask(space, searchspace.format(searchspace.parse(a)), spec, names) for a in archs]
+    return [ScoreTask(space, searchspace.format(searchspace.parse(a)), spec, names, device) for a in archs]
 
 
 def score_keys(task: ScoreTask) -> list[ScoreKey]:

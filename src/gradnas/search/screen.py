@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..devices import DEFAULT_DEVICE
 from ..errors import GradnasError
 from ..evaluate.ensemble import PREFIX, ensemble_scores, parse_ensemble
 from ..proxies import get_proxies
@@ -27,12 +28,20 @@ ScoreFn = Callable[[Sequence[str]], tuple[np.ndarray, float]]
 class StoredScores:
     """A proxy's or an ensemble's scores for `space` archs under the probe `spec`, held in memory
     from the store at `path`; archs without a score are computed (and stored) when asked for,
-    or are an error when `compute` is off."""
+    or are an error when `compute` is off. Computed ones are computed on `device`."""
 
     def __init__(
-        self, name: str, path, space: str, spec: ProbeSpec, *, compute: bool = True, progress: bool = False
+        self,
+        name: str,
+        path,
+        space: str,
+        spec: ProbeSpec,
+        *,
+        compute: bool = True,
+        progress: bool = False,
+        device: str = DEFAULT_DEVICE,
     ):
-        self.name, self.progress, self._bar = name, progress, None
+        self.name, self.progress, self._bar, self.device = name, progress, None, device
         self.members = parse_ensemble(name) if name.startswith(PREFIX) else {name: 1.0}
         self.infos = {info.name: info for info in get_proxies(self.members)}
         self.directions = {name: info.higher_is_better for name, info in self.infos.items()}
@@ -63,11 +72,11 @@ class StoredScores:
         if missing and not self.compute:
             raise GradnasError(
                 f"{len(missing)} archs have no stored {'/'.join(self.members)} score, "
-                f"e.g. {next(iter(missing))}; score them first (gradnas correlate --archs all ...) "
-                "or allow computing them"
+                f"e.g. {next(iter(missing))}; score them first (with correlate over all archs) "
+                "or allow computing them (compute=True)"
             )
         for arch, names in missing.items():
-            rows = stored_rows(run_task(ScoreTask(self.space, arch, self.spec, names)))
+            rows = stored_rows(run_task(ScoreTask(self.space, arch, self.spec, names, self.device)))
             for row in rows:
                 self._keep(row.key.proxy, arch, row.value, row.seconds)
             self.store.put_many(rows)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import resolve_device
 from ..errors import GradnasError, unknown_choice
 from ..models import build_candidate, load_factory
 from ..outdir import make_dir
@@ -162,6 +163,7 @@ class Trainer:
     """A job's network, optimizer, learning-rate schedule and data-order generator, one epoch at a time."""
 
     def __init__(self, job: TrainJob, data: TrainData, device: str = "cpu"):
+        device = resolve_device(device)
         recipe, samples = job.recipe, len(data.train[1])
         if recipe.batch_size > samples:
             raise GradnasError(
