@@ -27,7 +27,7 @@ from gradnas.benchmarks import load_benchmark
 from gradnas.run.tasks import ProbeSpec
 from gradnas.run.threads import use_threads
 from gradnas.search import StoredScores
-from gradnas.train import TrainJob, get_recipe, run_training
+from gradnas.training import TrainJob, get_recipe, run_training
 
 BEST_ENSEMBLE = "ensemble:gradalign_1_sign_raw+gradalign_2_sign_diverse+jacob_cov"
 

@@ -32,7 +32,7 @@ _PUBLIC = {
     "ProbeSpec": "run.tasks",
     "load_scores": "run.tables",
     "get_space": "spaces",
-    "train": "train",
+    "train": "training",
 }
 
 __all__ = sorted(_PUBLIC)
@@ -46,14 +46,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .run.tables import load_scores  # noqa: F401
     from .run.tasks import ProbeSpec  # noqa: F401
     from .spaces import get_space  # noqa: F401
-    from .train import train  # noqa: F401
+    from .training import train  # noqa: F401
 
 
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'gradnas' has no attribute {name!r}")
     module = importlib.import_module(f".{_PUBLIC[name]}", __name__)
-    value = module if name == _PUBLIC[name] else getattr(module, name)  # the callable train package
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

@@ -36,7 +36,7 @@ ALGORITHMS = ("rs", "rea", "reinforce", "hb", "bohb", "knas", "select")
 PROXIES_HELP = (
     "comma-separated (default: the seed proxies' readings that rank forwards; `gradnas proxies` lists all)"
 )
-# Listed here so that `--help` needs no import of torch; a test keeps them in step with train.recipes.
+# Listed here so that `--help` needs no import of torch; a test keeps them in step with training.recipes.
 RECIPES = ("nb201", "darts", "quick")
 TRAIN_DATASETS = ("cifar10", "cifar100", "digits", "synthetic", "synthetic-text")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C

@@ -308,7 +308,7 @@ def search_(args) -> None:
 
 
 def train(args) -> None:
-    from . import train as training
+    from . import training
 
     use_threads(args.threads)
     if (args.arch is None) == (args.models is None):

@@ -10,8 +10,8 @@ from gradnas.errors import GradnasError
 from gradnas.search import Observation, SearchConfig, Training, parse_evaluate, search_once, trained
 from gradnas.search.objective import Objective
 from gradnas.spaces import get_space
-from gradnas.train import TrainJob, TrainStore, get_recipe
-from gradnas.train.loop import STORE_FILE
+from gradnas.training import TrainJob, TrainStore, get_recipe
+from gradnas.training.loop import STORE_FILE
 
 
 def by_name_length(archs):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GradnasError
-from ..train import TrainJob, get_recipe, run_training
+from ..training import TrainJob, get_recipe, run_training
 from .objective import Observation, Observe
 
 TABLE = "table"

@@ -2,7 +2,7 @@
 
 import torch
 
-from gradnas.train.augment import cutout, random_crop, random_flip
+from gradnas.training.augment import cutout, random_crop, random_flip
 
 IMAGE = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1,2,3],[4,5,6],[7,8,9]]
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from gradnas.errors import GradnasError
-from gradnas.train import RECIPES, get_recipe, learning_rate
+from gradnas.training import RECIPES, get_recipe, learning_rate
 
 
 def test_presets_hold_the_published_settings():

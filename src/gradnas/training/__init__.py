@@ -6,8 +6,6 @@ its :class:`TrainResult`; searches evaluate by it with `evaluate="train:EPOCHS[:
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 from ..errors import GradnasError
@@ -87,12 +85,3 @@ def train(
     from its last finished epoch; a loss that turns non-finite gives NaN accuracies and the reason."""
     return run_with_progress(make_job(arch, **options), out, device=device, progress=progress)[0]
 
-
-class _CallablePackage(types.ModuleType):
-    """`gradnas.train` is this package once any of its modules is imported; calling it trains."""
-
-    def __call__(self, *args, **kwargs) -> TrainResult:
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

@@ -7,8 +7,8 @@ import pytest
 
 from gradnas import cli
 from gradnas.cli import main
-from gradnas.train import DATASETS, OVERRIDABLE, RECIPES, TrainStore
-from gradnas.train.loop import STORE_FILE
+from gradnas.training import DATASETS, OVERRIDABLE, RECIPES, TrainStore
+from gradnas.training.loop import STORE_FILE
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 MODELS = Path(__file__).parent / "tiny_models.py"
