@@ -282,6 +282,23 @@ def parser() -> argparse.ArgumentParser:
         "--k", type=_numbers(int), default=[40], help="KNAS: archs kept and evaluated (e.g. 20,40)"
     )
     p.add_argument("--m", type=_numbers(int), default=[100], help="KNAS: archs sampled (default: 100)")
+    p.add_argument(
+        "--mutation",
+        choices=("uniform", "node"),
+        default=None,
+        help="REA: the space's own mutation (default; NB201: a uniform edge), or node: NB201's reference "
+        "code (a uniform node, then one of its edges)",
+    )
+    p.add_argument(
+        "--reinforce-lr", type=float, default=None, help="REINFORCE: Adam's lr (default 0.01; NB201's: 1e-3)"
+    )
+    p.add_argument(
+        "--reinforce-target",
+        choices=("evaluated", "sample"),
+        default=None,
+        help="G-REINFORCE: take the policy gradient on the evaluated mutant (default) or on the policy's "
+        "sample (the GradSign reference code)",
+    )
     p.add_argument("--n", type=_numbers(int), default=[100], help="select: candidates (e.g. 10,100,1000)")
     p.add_argument("--out", default="results/search", help="output directory (default: results/search)")
     p.add_argument(

@@ -242,6 +242,16 @@ def report(args) -> None:
     _print_report(correlate.report(args.out_dir))
 
 
+def _algorithm_options(args) -> dict[str, dict]:
+    """The algorithms' own options given on the command line (those left out keep their defaults,
+    and campaign labels stay as they were)."""
+    given = {
+        "rea": {"mutation": args.mutation},
+        "reinforce": {"lr": args.reinforce_lr, "target": args.reinforce_target},
+    }
+    return {algo: {k: v for k, v in opts.items() if v is not None} for algo, opts in given.items()}
+
+
 def search_(args) -> None:
     from tqdm import tqdm
 
@@ -258,6 +268,7 @@ def search_(args) -> None:
         ks=args.k,
         ms=args.m,
         ns=args.n,
+        options=_algorithm_options(args),
         dataset=spec.dataset,
         budget=args.budget,
         max_evals=args.max_evals,

@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -324,3 +325,58 @@ def test_cli_search_looks_up_the_benchmark_given_and_refuses_another_space(tmp_p
     assert main([*args, "--space", "nb101", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "benchmark 'nb201' holds nb201 architectures, not nb101: give --benchmark" in err
+
+
+def test_nb201_reference_mutation_picks_a_node_then_one_of_its_edges():
+    space = get_space("nb201")
+    parent = space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    rng = np.random.default_rng(0)
+    changed = np.zeros(6)
+    for _ in range(9000):
+        child = space.mutate_by_node(parent, rng)
+        (edge,) = [e for e in range(6) if child.ops[e] != parent.ops[e]]
+        changed[edge] += 1
+    assert changed / 9000 == pytest.approx([1 / 3, 1 / 6, 1 / 6, 1 / 9, 1 / 9, 1 / 9], abs=0.015)
+    uniform = np.zeros(6)
+    for _ in range(6000):
+        child = space.mutate(parent, rng)
+        uniform[[e for e in range(6) if child.ops[e] != parent.ops[e]][0]] += 1
+    assert uniform / 6000 == pytest.approx([1 / 6] * 6, abs=0.015)
+
+
+def test_search_switches_reach_the_algorithms(tmp_path):
+    config = SearchConfig("rea", budget=None, max_evals=30, cost="fixed:10", runs=1)
+    node = replace(config, options={"mutation": "node"})
+    space = get_space("nb201")
+
+    def accuracy(arch):
+        return 50.0 + arch.count("conv")
+
+    a, _ = search_once(space, config, lookup(accuracy, lambda a: 10.0), None, run=0)
+    b, _ = search_once(space, node, lookup(accuracy, lambda a: 10.0), None, run=0)
+    assert [r.arch for r in a[:10]] == [r.arch for r in b[:10]]  # the same random population
+    assert [r.arch for r in a[10:]] != [r.arch for r in b[10:]]  # then other mutations
+    with pytest.raises(GradnasError, match="mutation 'node' .* is NB201's, not nb101's"):
+        search_once(get_space("nb101"), node, lookup(accuracy, lambda a: 10.0), None, run=0)
+    with pytest.raises(GradnasError, match="unknown REINFORCE gradient target 'x'"):
+        bad = replace(config, algo="reinforce", options={"target": "x"})
+        search_once(space, bad, lookup(accuracy, lambda a: 1.0), None, run=0)
+    assert SearchConfig("rea", options={"mutation": "node"}).label == "REA mutation=node"
+
+
+def test_g_reinforce_gradient_target_is_a_switch():
+    def scores(archs):
+        return np.array([float(a.count("2")) for a in archs]), 0.0
+
+    evaluated, _ = run("reinforce", evals=40, assist_scores=scores, lr=0.2)
+    sample, _ = run("reinforce", evals=40, assist_scores=scores, lr=0.2, target="sample")
+    assert [r.arch for r in evaluated[:1]] == [r.arch for r in sample[:1]]  # one policy, one first draw
+    assert [r.arch for r in evaluated] != [r.arch for r in sample]  # the updates differ after it
+
+
+def test_cli_search_switches_label_the_campaigns(tmp_path, capsys):
+    args = ["search", "--algo", "rea,reinforce", "--runs", "1", "--max-evals", "12", "--budget", "none"]
+    args += ["--cost", "fixed:1", "--mutation", "node", "--reinforce-lr", "0.001", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "s")]) == 0
+    labels = pd.read_csv(tmp_path / "s" / "summary.csv").iloc[:, 0].tolist()
+    assert labels == ["REA mutation=node", "REINFORCE lr=0.001"]

@@ -253,9 +253,12 @@ def _folder(config: SearchConfig) -> str:
     return _safe(text)
 
 
-def expand(algos: list[str], *, ks=(40,), ms=(100,), ns=(100,), **common) -> list[SearchConfig]:
+def expand(
+    algos: list[str], *, ks=(40,), ms=(100,), ns=(100,), options: dict | None = None, **common
+) -> list[SearchConfig]:
     """One configuration per algorithm, and per value of its own options (k and m for KNAS, n
-    for selection from N), sharing everything else."""
+    for selection from N), sharing everything else; `options` maps an algorithm to more of its
+    keyword arguments (e.g. {"rea": {"mutation": "node"}})."""
     configs = []
     for algo in algos:
         if algo == "knas":
@@ -263,6 +266,6 @@ def expand(algos: list[str], *, ks=(40,), ms=(100,), ns=(100,), **common) -> lis
         elif algo == "select":
             grid = [{"n": n} for n in ns]
         else:
-            grid = [{}]
+            grid = [dict((options or {}).get(algo, {}))]
         configs.extend(SearchConfig(algo, options=options, **common) for options in grid)
     return configs

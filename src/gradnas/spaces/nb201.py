@@ -306,6 +306,17 @@ class NB201Space:
         ops[e] = (ops[e] + 1 + int(rng.integers(NUM_OPS - 1))) % NUM_OPS
         return NB201Arch(tuple(ops))
 
+    def mutate_by_node(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
+        """The NAS-Bench-201 reference code's mutation: a uniform node (1, 2 or 3), then a uniform
+        edge into it, then a uniform op among the 4 others; so node 1's single edge changes a third
+        of the time, each of node 3's three edges a ninth."""
+        arch, rng = as_arch(arch), check_rng(rng)
+        node = 1 + int(rng.integers(3))
+        e = node * (node - 1) // 2 + int(rng.integers(node))  # edges into node j start at j(j-1)/2
+        ops = list(arch.ops)
+        ops[e] = (ops[e] + 1 + int(rng.integers(NUM_OPS - 1))) % NUM_OPS
+        return NB201Arch(tuple(ops))
+
     def neighbours(self, arch: NB201Arch) -> list[NB201Arch]:
         """The 24 archs differing from `arch` on exactly one edge (edge-major, then op order)."""
         arch = as_arch(arch)
