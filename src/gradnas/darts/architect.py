@@ -12,6 +12,14 @@ H = ∇²_w L_train:  g = g1 + g2,  g1 = ∇_α L_val(w, α),  g2 = −M · H⁻
 - `amended`: g1 + g2' with g2' = −η · M · H · ∇_w L_val (Amended-DARTS Eq. 6), exact double-backward products.
 - `amended_fd`: the same with central-difference products.
 
+The amended rules take either the paper's fixed η or `eta_ratio` R, an option of this library (not
+the paper's method): η is then chosen at each step so that ‖η · M · H · ∇_w L_val‖ = R · ‖g1‖. They
+hand (g1, g2', η) to `observe` when given, for the η diagnostics of a search log.
+
+`beta_decay_gradient` is β-DARTS's regulariser (Ye et al., "β-DARTS: Beta-Decay Regularization for
+Differentiable Architecture Search", CVPR 2022, arXiv 2203.01665): λ · Σ_α mean over edges of
+logsumexp(α_edge), added to any rule's α-gradient by `step(..., beta=λ)`.
+
 The loss is cross-entropy on (inputs, targets) batches; weights are left exactly as found.
 """
 
@@ -26,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from gradnas.darts.hessian import LossFn, gradient, hvp, hvp_fd, mixed_vp, mixed_vp_fd, shifted
-from gradnas.darts.vectors import Vector
+from gradnas.darts.vectors import Vector, norm
 from gradnas.errors import GradnasError, unknown_choice
 from gradnas.registry import Registry
 
@@ -82,11 +90,22 @@ def second_order(model: Searchable, train_batch: Batch, val_batch: Batch, *, xi:
     return [g - xi * c for g, c in zip(val_arch, correction, strict=True)]
 
 
+Observer = Callable[[Vector, Vector, float], None]
+
+
 def _amended_parts(
-    model: Searchable, train_batch: Batch, val_batch: Batch, eta: float, exact: bool
-) -> tuple[Vector, Vector]:
-    """(g1, g2') at the current weights; H·v is applied first, then M to the result."""
+    model: Searchable,
+    train_batch: Batch,
+    val_batch: Batch,
+    eta: float,
+    eta_ratio: float | None,
+    exact: bool,
+) -> tuple[Vector, Vector, float]:
+    """(g1, g2', η) at the current weights; H·v is applied first, then M to the result. With
+    `eta_ratio` R (which overrides `eta`), η = R · ‖g1‖ / ‖M · H · ∇_w L_val‖, and g2' = 0 when
+    that product is 0."""
     eta = _positive(eta, "eta")
+    ratio = None if eta_ratio is None else _positive(eta_ratio, "eta_ratio")
     weights, arch = model.weights(), model.arch_parameters()
     train_loss = loss_closure(model, train_batch)
     g1, val_weights = _val_gradients(model, val_batch)
@@ -94,26 +113,63 @@ def _amended_parts(
         mixed = mixed_vp(train_loss, weights, arch, hvp(train_loss, weights, val_weights))
     else:
         mixed = mixed_vp_fd(train_loss, weights, arch, hvp_fd(train_loss, weights, val_weights))
-    return g1, [-eta * m for m in mixed]
+    if ratio is not None:
+        size = float(norm(mixed))
+        eta = ratio * float(norm(g1)) / size if size > 0 else 0.0
+    return g1, [-eta * m for m in mixed], eta
 
 
 def amended_term(
     model: Searchable, train_batch: Batch, val_batch: Batch, *, eta: float = 0.1, exact: bool = True
 ) -> Vector:
     """g2' = −η · M · H · ∇_w L_val alone (Amended-DARTS Eq. 6), for comparing with the exact g2."""
-    return _amended_parts(model, train_batch, val_batch, eta, exact)[1]
+    return _amended_parts(model, train_batch, val_batch, eta, None, exact)[1]
 
 
-def amended(model: Searchable, train_batch: Batch, val_batch: Batch, *, eta: float = 0.1) -> Vector:
-    """Amended-DARTS: g1 + g2' with exact double-backward products."""
-    g1, g2 = _amended_parts(model, train_batch, val_batch, eta, exact=True)
+def _amended_sum(parts: tuple[Vector, Vector, float], observe: Observer | None) -> Vector:
+    """g1 + g2', after handing (g1, g2', η) to `observe`."""
+    if observe is not None:
+        observe(*parts)
+    g1, g2, _ = parts
     return [a + b for a, b in zip(g1, g2, strict=True)]
 
 
-def amended_fd(model: Searchable, train_batch: Batch, val_batch: Batch, *, eta: float = 0.1) -> Vector:
+def amended(
+    model: Searchable,
+    train_batch: Batch,
+    val_batch: Batch,
+    *,
+    eta: float = 0.1,
+    eta_ratio: float | None = None,
+    observe: Observer | None = None,
+) -> Vector:
+    """Amended-DARTS: g1 + g2' with exact double-backward products (η from `eta_ratio` when given)."""
+    return _amended_sum(_amended_parts(model, train_batch, val_batch, eta, eta_ratio, True), observe)
+
+
+def amended_fd(
+    model: Searchable,
+    train_batch: Batch,
+    val_batch: Batch,
+    *,
+    eta: float = 0.1,
+    eta_ratio: float | None = None,
+    observe: Observer | None = None,
+) -> Vector:
     """Amended-DARTS with central-difference products (cheaper memory, approximate)."""
-    g1, g2 = _amended_parts(model, train_batch, val_batch, eta, exact=False)
-    return [a + b for a, b in zip(g1, g2, strict=True)]
+    return _amended_sum(_amended_parts(model, train_batch, val_batch, eta, eta_ratio, False), observe)
+
+
+def beta_decay_loss(arch: Vector) -> torch.Tensor:
+    """β-DARTS's regulariser without its weight: Σ over α tensors of the mean over edges (rows) of
+    logsumexp(α_edge). Its gradient, softmax(α_edge) / edges, pushes every α of an edge down in
+    proportion to its weight, which keeps α small and the mixing weights from saturating."""
+    return torch.stack([torch.logsumexp(a, dim=-1).mean() for a in arch]).sum()
+
+
+def beta_decay_gradient(arch: Vector) -> Vector:
+    """∇_α of `beta_decay_loss`: softmax(α_edge) / number of edges, for each α tensor."""
+    return [torch.softmax(a.detach(), dim=-1) / a.shape[0] for a in arch]
 
 
 RULES: Registry[Callable[..., Vector]] = Registry(
@@ -144,6 +200,45 @@ def arch_gradient(
     return RULES[rule](model, train_batch, val_batch, **options)
 
 
+def arch_step(
+    model: Searchable,
+    rule: str,
+    train_batch: Batch,
+    val_batch: Batch,
+    a_optimizer: torch.optim.Optimizer,
+    *,
+    beta: float = 0.0,
+    **rule_options: object,
+) -> None:
+    """α ← a_optimizer step on the rule's gradient, plus `beta` times β-DARTS's regulariser gradient
+    (see `beta_decay_gradient`) when `beta` > 0. Sets `.grad` of α only."""
+    if isinstance(beta, bool) or not isinstance(beta, Real) or not beta >= 0:
+        raise GradnasError(f"beta must be a non-negative number, got {beta!r}")
+    arch = model.arch_parameters()
+    grads = arch_gradient(rule, model, train_batch, val_batch, **rule_options)
+    if beta > 0:
+        grads = [g + beta * d for g, d in zip(grads, beta_decay_gradient(arch), strict=True)]
+    for p, g in zip(arch, grads, strict=True):
+        p.grad = g
+    a_optimizer.step()
+
+
+def weight_step(
+    model: Searchable, train_batch: Batch, w_optimizer: torch.optim.Optimizer, grad_clip: float | None = None
+) -> float:
+    """w ← w_optimizer step on ∇_w L_train, its norm clipped to `grad_clip` (DARTS uses 5). Sets
+    `.grad` of the weights only; returns the train loss before the step."""
+    max_norm = None if grad_clip is None else _positive(grad_clip, "grad_clip")
+    weights = model.weights()
+    loss = loss_closure(model, train_batch)()
+    for p, g in zip(weights, torch.autograd.grad(loss, weights, materialize_grads=True), strict=True):
+        p.grad = g
+    if max_norm is not None:
+        torch.nn.utils.clip_grad_norm_(weights, max_norm)
+    w_optimizer.step()
+    return float(loss.detach())
+
+
 def step(
     model: Searchable,
     rule: str,
@@ -153,28 +248,19 @@ def step(
     a_optimizer: torch.optim.Optimizer,
     *,
     grad_clip: float | None = None,
+    beta: float = 0.0,
     **rule_options: object,
 ) -> float:
-    """One search iteration: α ← a_optimizer step on the rule's gradient, then w ← w_optimizer step on
-    ∇_w L_train at the new α. Returns that train loss (before the weight step).
+    """One search iteration: `arch_step`, then `weight_step` at the new α. Returns that train loss
+    (before the weight step).
 
     `second` takes ξ from w_optimizer's current learning rate unless `xi` is given, as DARTS does.
-    `grad_clip` clips the weight gradient's norm (DARTS uses 5). Each step sets `.grad` of exactly the
-    parameters it updates, so α and w gradients never leak into each other.
+    Each step sets `.grad` of exactly the parameters it updates, so α and w gradients never leak
+    into each other.
     """
-    max_norm = None if grad_clip is None else _positive(grad_clip, "grad_clip")
+    if grad_clip is not None:
+        _positive(grad_clip, "grad_clip")
     if rule == "second":
         rule_options.setdefault("xi", float(w_optimizer.param_groups[0]["lr"]))
-    arch = model.arch_parameters()
-    for p, g in zip(arch, arch_gradient(rule, model, train_batch, val_batch, **rule_options), strict=True):
-        p.grad = g
-    a_optimizer.step()
-
-    weights = model.weights()
-    loss = loss_closure(model, train_batch)()
-    for p, g in zip(weights, torch.autograd.grad(loss, weights, materialize_grads=True), strict=True):
-        p.grad = g
-    if max_norm is not None:
-        torch.nn.utils.clip_grad_norm_(weights, max_norm)
-    w_optimizer.step()
-    return float(loss.detach())
+    arch_step(model, rule, train_batch, val_batch, a_optimizer, beta=beta, **rule_options)
+    return weight_step(model, train_batch, w_optimizer, grad_clip)
