@@ -339,19 +339,39 @@ def parser() -> argparse.ArgumentParser:
     _shared(p)
     p.set_defaults(run="train")
 
-    p = sub.add_parser("darts", help="differentiable NB201 search (resumes from --out's checkpoint)")
+    p = sub.add_parser(
+        "darts", help="differentiable NB201 or DARTS-space search (resumes from --out's checkpoint)"
+    )
+    eta = p.add_mutually_exclusive_group()
+    _field_option(eta, "--eta", DARTS_FIELDS, "η of the amended rules, fixed as in the paper", type=float)
+    _field_option(
+        eta,
+        "--eta-ratio",
+        DARTS_FIELDS,
+        "instead of --eta: choose η at every step so that ‖η·M·H·∇w L_val‖ = R·‖∇α L_val‖",
+        type=float,
+        metavar="R",
+    )
+    _field_option(
+        p,
+        "--augment",
+        DARTS_FIELDS,
+        "random crop and flip of the search batches, as DARTS",
+        action=argparse.BooleanOptionalAction,
+    )
     for flag, help, kind in (
         ("--rule", "first, second, amended, amended_fd", str),
-        ("--eta", "η of the amended rules", float),
         ("--epochs", "", int),
+        ("--warmup-epochs", "first epochs train the weights only (α frozen)", int),
+        ("--beta-decay", "β-DARTS regulariser: λ rises linearly from 0 to about this (0: off)", float),
         ("--seed", "seeds the data draw, init and shuffling", _seed),
-        ("--space", "search space", str),
+        ("--space", "nb201, or darts (prints an NB301 genotype; no accuracy table)", str),
         ("--dataset", "cifar10, or digits (no NB201 accuracy)", str),
         ("--samples", "images, half for w, half for α", int),
         ("--size", "average-pool larger images to SIZE²", int),
         ("--batch-size", "", int),
         ("--C", "supernet width", int),
-        ("--N", "search cells per stage", int),
+        ("--N", "search cells per stage (the DARTS space has 3N + 2 cells)", int),
     ):
         _field_option(p, flag, DARTS_FIELDS, help, type=kind)
     p.add_argument("--out", required=True, help="output directory: config, checkpoint, logs, alphas.png")

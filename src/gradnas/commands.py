@@ -368,9 +368,14 @@ def _print_epoch(entry: dict) -> None:
         header = ("epoch", "train loss", "val loss", "none", "skip", "accuracy")
         print("  ".join(f"{h:>{w}}" for h, w in zip(header, (5, 10, 8, 6, 6, 8))) + "  arch")
     accuracy = "-" if entry["accuracy"] is None else f"{entry['accuracy']:.2f}"
+    notes = " (warm-up: α frozen)" if entry["warmup"] else ""
+    if entry["g2_g1_ratio"] is not None:
+        notes += (
+            f" (|g2'|/|g1| {entry['g2_g1_ratio']:.3g}, cos {entry['g1_g2_cos']:.2f}, η {entry['eta']:.3g})"
+        )
     print(
         f"{entry['epoch']:>5}  {entry['train_loss']:>10.4f}  {entry['val_loss']:>8.4f}  "
-        f"{entry['mean_none']:>6.3f}  {entry['mean_skip']:>6.3f}  {accuracy:>8}  {entry['arch']}",
+        f"{entry['mean_none']:>6.3f}  {entry['mean_skip']:>6.3f}  {accuracy:>8}  {entry['arch']}{notes}",
         flush=True,
     )
 
@@ -385,6 +390,8 @@ def darts(args) -> None:
             f"every finished epoch is checkpointed in {args.out}; run the same command again to resume"
         ) from None
     print(f"accuracy: {log[-1]['accuracy_source']}; none, skip: mean softmax weight over the edges")
+    if config.space == "darts":
+        print(f"train the derived cells: gradnas train --space nb301 --arch '{log[-1]['arch']}'")
     print(f"wrote {Path(args.out) / 'log.jsonl'}, log.csv, alphas.png and checkpoint.pt")
 
 

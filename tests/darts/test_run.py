@@ -17,6 +17,7 @@ TINY = {"dataset": "digits", "size": 8, "samples": 40, "batch_size": 10, "C": 2,
 KEYS = {
     "epoch", "lr", "train_loss", "val_loss", "arch", "accuracy", "arch_exclude_none", "accuracy_exclude_none",
     "accuracy_source", "mean_none", "mean_skip", "none_weight", "skip_weight", "alpha", "seconds",
+    "warmup", "g1_norm", "g2_norm", "g2_g1_ratio", "g1_g2_cos", "eta",
 }  # fmt: skip
 
 
@@ -74,6 +75,8 @@ def test_tiny_run_logs_each_epoch_and_moves_alpha(tmp_path):
         assert entry["arch_exclude_none"] == str(NB201Arch(tuple((alpha[:, 1:].argmax(dim=1) + 1).tolist())))
         assert entry["accuracy"] is None and entry["accuracy_exclude_none"] is None
         assert "no digits column" in entry["accuracy_source"]
+        assert entry["warmup"] is False and entry["eta"] == 0.1
+        assert entry["g1_norm"] > 0 and entry["g2_norm"] > 0 and -1 <= entry["g1_g2_cos"] <= 1
         assert math.log(10) - 0.5 < entry["train_loss"] < math.log(10) + 0.5 and entry["val_loss"] > 0
     lines = (tmp_path / "log.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == log
@@ -134,7 +137,12 @@ def test_another_config_in_the_same_directory_is_an_error(tmp_path):
             {"dataset": "mnist"},
             "unknown differentiable search dataset 'mnist'; valid choices: cifar10, digits",
         ),
-        ({"space": "darts"}, "unknown differentiable search space 'darts'; valid choices: nb201"),
+        ({"space": "nb101"}, "unknown differentiable search space 'nb101'; valid choices: darts, nb201"),
+        ({"warmup_epochs": 2}, r"warmup_epochs \(2\) must be fewer than epochs \(2\)"),
+        ({"eta_ratio": 0}, "eta_ratio must be a positive number, got 0"),
+        ({"rule": "first", "eta_ratio": 1.0}, "eta_ratio applies to the rules amended, amended_fd only"),
+        ({"beta_decay": -1.0}, "beta_decay must be a non-negative number, got -1.0"),
+        ({"augment": 1}, "augment must be True or False, got 1"),
         ({"batch_size": 1}, "batch_size must be an int >= 2, got 1"),
         ({"lr_min": 0.1}, r"lr_min \(0.1\) must not exceed lr \(0.025\)"),
         ({"arch_betas": (0.5, 1.0)}, "arch_betas must be two numbers in"),

@@ -16,6 +16,8 @@ import torch.nn as nn
 
 from gradnas.errors import unknown_choice
 from gradnas.spaces.darts_ops import FactorizedReduce, StridedZero, bn, dil_conv, relu_conv_bn, sep_conv
+from gradnas.spaces.nb301 import CONCAT, DEPTH, WIDTH
+from gradnas.spaces.nds import NDSArch
 from gradnas.validate import positive_int
 
 DARTS_OPS: tuple[str, ...] = (
@@ -87,6 +89,11 @@ class DartsGenotype:
 
     normal: tuple[tuple[str, int], ...]
     reduce: tuple[tuple[str, int], ...]
+
+    def nb301(self) -> NDSArch:
+        """The cells in NAS-Bench-301's network (width 32, depth 8, every node concatenated), whose
+        text form `gradnas train --space nb301 --arch` reads."""
+        return NDSArch(self.normal, CONCAT, self.reduce, CONCAT, WIDTH, DEPTH)
 
 
 def derive_cell(alpha: torch.Tensor) -> tuple[tuple[str, int], ...]:

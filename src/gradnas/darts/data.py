@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from gradnas.data.sources import ImageSet, load_cifar10, load_digits
 from gradnas.errors import GradnasError
 from gradnas.registry import Registry
+from gradnas.training.augment import random_crop, random_flip
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -61,3 +62,9 @@ def load_search_data(
     x = downsample(images.to_tensor(chosen), size)
     y = torch.from_numpy(images.y[chosen])
     return SearchData((x[:half], y[:half]), (x[half : 2 * half], y[half : 2 * half]), images.num_classes)
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """DARTS's search augmentation of a batch: a random crop out of the image padded by 1/8 of its
+    side (4 pixels at 32×32, 2 at 16×16, at least 1), then a horizontal flip with probability 1/2."""
+    return random_flip(random_crop(x, max(1, x.shape[-1] // 8), generator), generator)
