@@ -5,10 +5,11 @@
 - `DartsSupernet`: the same for the DARTS space (normal and reduction α); `genotype()` gives a
   `DartsGenotype` (top-2 incoming edges per node).
 - `arch_gradient(rule, ...)` with rules `first`, `second`, `amended`, `amended_fd` (see RULES), and
-  `step(...)`: one α update followed by one weight update.
+  `step(...)`: one α update (optionally with β-DARTS's regulariser) followed by one weight update.
 - `hvp`, `mixed_vp` (exact, double backward) and `hvp_fd`, `mixed_vp_fd` (central differences).
 - `exact_g2`, `explicit_hessian`: the exact hypergradient term, a harness for tiny models only.
-- `DartsConfig`, `run_darts`: a resumable NB201 search with per-epoch logs and checkpoints.
+- `DartsConfig`, `run_darts`: a resumable NB201 or DARTS-space search with per-epoch logs (η
+  diagnostics included) and checkpoints.
 """
 
 from gradnas.darts.architect import RULES, Searchable, amended_term, arch_gradient, loss_closure, step
