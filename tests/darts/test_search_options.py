@@ -153,3 +153,40 @@ def test_cli_refuses_a_warmup_as_long_as_the_search(tmp_path, capsys):
     assert main([*CLI_BASE, "--warmup-epochs", "2", "--out", str(tmp_path / "out")]) == 2
     assert "warmup_epochs (2) must be fewer than epochs (2)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_resumed_augmented_run_with_warmup_equals_an_uninterrupted_one(tmp_path):
+    config = DartsConfig(
+        rule="amended", eta_ratio=1.0, augment=True, warmup_epochs=1, **{**TINY, "epochs": 3}
+    )
+    straight = run_darts(config, tmp_path / "straight")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(entry):
+        if entry["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_darts(config, tmp_path / "resumed", progress=stop_after_two)
+    assert without_seconds(run_darts(config, tmp_path / "resumed")) == without_seconds(straight)
+
+
+def test_cli_prints_the_warmup_and_the_eta_diagnostics(tmp_path, capsys):
+    args = [
+        *CLI_BASE,
+        "--rule",
+        "amended",
+        "--eta-ratio",
+        "2",
+        "--warmup-epochs",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    rows = capsys.readouterr().out.splitlines()[1:3]
+    assert rows[0].endswith("(warm-up: α frozen)") and "|g2'|/|g1|" not in rows[0]
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").open()]
+    assert f"(|g2'|/|g1| 2, cos {log[1]['g1_g2_cos']:.2f}, η {log[1]['eta']:.3g})" in rows[1]
