@@ -114,6 +114,19 @@ def test_resumed_run_equals_an_uninterrupted_one_bit_for_bit(tmp_path):
     assert run_darts(config, tmp_path / "straight") == straight
 
 
+def test_a_run_made_before_the_later_options_still_resumes(tmp_path):
+    from gradnas.darts.run import LATER_OPTIONS
+
+    config = DartsConfig(rule="first", **TINY)
+    assert not set(LATER_OPTIONS) & set(config.identity())  # unused, so absent as in older folders
+    log = run_darts(config, tmp_path / "run")
+    assert run_darts(config, tmp_path / "run") == log
+    used = DartsConfig(rule="first", warmup_epochs=1, **TINY)
+    assert used.identity()["warmup_epochs"] == 1
+    with pytest.raises(GradnasError, match="another configuration"):
+        run_darts(used, tmp_path / "run")
+
+
 def test_another_config_in_the_same_directory_is_an_error(tmp_path):
     run_darts(DartsConfig(**{**TINY, "epochs": 1}), tmp_path)
     with pytest.raises(GradnasError, match=r"another configuration \(eta 0.1 there, 0.2 now\)"):

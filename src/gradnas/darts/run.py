@@ -130,11 +130,19 @@ class DartsConfig:
             raise GradnasError(f"arch_betas must be two numbers in [0, 1), got {betas!r}")
 
     def identity(self) -> dict[str, Any]:
-        """The settings that make the run what it is, JSON-typed: every field but `data_dir`."""
+        """The settings that make the run what it is, JSON-typed: every field but `data_dir`, and
+        the options added later only when they are used, so runs made before them still resume."""
         fields = asdict(self)
         del fields["data_dir"]
         fields["arch_betas"] = list(self.arch_betas)
+        for name, off in LATER_OPTIONS.items():
+            if fields[name] == off:
+                del fields[name]
         return fields
+
+
+# options added after the first runs were made, with the value that means "not used"
+LATER_OPTIONS = {"eta_ratio": None, "warmup_epochs": 0, "augment": False, "beta_decay": 0.0}
 
 
 def config_from(namespace: object, **overrides: object) -> DartsConfig:
