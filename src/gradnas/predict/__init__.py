@@ -1,0 +1,19 @@
+"""Few-shot performance prediction: a handful of labelled architectures and every architecture's
+proxy scores give a ranking of the rest (see docs/guide.md, `gradnas predict`)."""
+
+from .model import MIN_LABELS, draw_labels, evaluate, features, fit, read_labels
+from .sources import Source, from_study, from_suite_zero, from_table, open_source
+
+__all__ = [
+    "MIN_LABELS",
+    "Source",
+    "draw_labels",
+    "evaluate",
+    "features",
+    "fit",
+    "from_study",
+    "from_suite_zero",
+    "from_table",
+    "open_source",
+    "read_labels",
+]
