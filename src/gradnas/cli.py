@@ -244,6 +244,29 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(run="search_")
 
+    p = sub.add_parser("predict", help="rank a space from a few labelled archs and their proxy scores")
+    p.add_argument(
+        "--scores",
+        required=True,
+        metavar="SOURCE",
+        help="table:SPACE/DATASET (shipped table), a correlate folder (or its copy), or a Suite-Zero .json",
+    )
+    p.add_argument("--k", type=_count, default=20, help="labelled archs drawn with --seed (default: 20)")
+    p.add_argument("--labels", default=None, metavar="FILE.csv", help="arch,accuracy CSV instead of --k")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the label draw and the model (default: 0)")
+    p.add_argument("--proxies", type=_names, default=None, help="comma-separated (default: all in SOURCE)")
+    p.add_argument("--no-proxies", action="store_true", help="fit on the architecture encoding alone")
+    p.add_argument("--no-encoding", action="store_true", help="fit on the proxy scores alone")
+    p.add_argument("--benchmark", default=None, help="truth of a table source (default: nb201 on nb201)")
+    p.add_argument("--target", default=None, help="benchmark dataset (default: the probe's or the file's)")
+    p.add_argument("--metric", default=None, help="benchmark metric (default: the source's own)")
+    p.add_argument("--batch-size", type=int, default=None, help="refuse scores of another probe batch size")
+    p.add_argument("--probe-seed", type=_seed, default=None, help="refuse scores of another probe seed")
+    p.add_argument("--top", type=_count, default=10, help="unlabelled archs to print (default: 10)")
+    p.add_argument("--out", default=None, help="write predictions.csv and predictions.parquet here")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.set_defaults(run="predict")
+
     p = sub.add_parser("darts", help="differentiable NB201 search (resumes from --out's checkpoint)")
     d = "(default: %(default)s)"
     p.add_argument("--rule", default=DARTS_DEFAULTS["rule"], help=f"first, second, amended, amended_fd {d}")

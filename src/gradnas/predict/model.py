@@ -171,7 +171,7 @@ def fit(
     out = out.sort_values(["predicted", "arch"], ascending=[False, True], kind="stable").reset_index(
         drop=True
     )
-    out.insert(2, "rank", np.arange(1, len(out) + 1))
+    out.insert(1, "rank", np.arange(1, len(out) + 1))
     return out
 
 
