@@ -62,7 +62,7 @@ def from_table(
     `target` dataset, by default the probe's, and `metric`) when one is named."""
     wide = load_scores(space, dataset)
     probe = wide.attrs["provenance"]["probe"]
-    scores = wide.set_index("arch")
+    scores = wide.set_index(wide["arch"].astype(str)).drop(columns="arch")  # plain strings, not categories
     truth = None
     if benchmark is not None:
         table = load_benchmark(benchmark, data_dir, table_metric=metric)
