@@ -125,12 +125,14 @@ def features(
 def _model(n: int, seed: int):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    # Leaves of a few archs each, so that even ten labels split; shrinkage keeps it smooth.
+    # Small trees (4 leaves of at least 3 archs, or a tenth of the labels) so that even ten labels
+    # split, many of them with shrinkage so the ranking is smooth; chosen on NB101/NB301 (see
+    # docs/results-predict.md) over 8 leaves of n/20 and depth-2 trees.
     return HistGradientBoostingRegressor(
         learning_rate=0.05,
         max_iter=200,
-        max_leaf_nodes=8,
-        min_samples_leaf=max(2, n // 20),
+        max_leaf_nodes=4,
+        min_samples_leaf=max(3, n // 10),
         l2_regularization=1.0,
         early_stopping=False,
         random_state=seed,
