@@ -1,7 +1,17 @@
 """Few-shot performance prediction: a handful of labelled architectures and every architecture's
 proxy scores give a ranking of the rest (see docs/guide.md, `gradnas predict`)."""
 
-from .model import MIN_LABELS, draw_labels, evaluate, features, fit, read_labels
+from .model import (
+    MIN_LABELS,
+    draw_labels,
+    evaluate,
+    features,
+    fit,
+    one_hot,
+    proxy_features,
+    rank_model,
+    read_labels,
+)
 from .sources import Source, from_study, from_suite_zero, from_table, open_source
 
 __all__ = [
@@ -14,6 +24,9 @@ __all__ = [
     "from_study",
     "from_suite_zero",
     "from_table",
+    "one_hot",
     "open_source",
+    "proxy_features",
+    "rank_model",
     "read_labels",
 ]

@@ -10,6 +10,7 @@ kept for evaluation and never reaches the model.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,9 +73,12 @@ def _check_labels(source: Source, labels: pd.Series) -> pd.Series:
     return labels
 
 
-def _proxy_features(scores: pd.DataFrame, labelled: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
-    """Each proxy as a column, a NaN replaced by the labelled archs' median of that proxy and
-    flagged in a `<proxy>_missing` column; also, per arch, the proxies imputed ("a;b")."""
+def proxy_features(
+    scores: pd.DataFrame, labelled: np.ndarray, *, announce: bool = True
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Each proxy as a column, a NaN (or ±inf) replaced by the labelled archs' median of that
+    proxy and flagged in a `<proxy>_missing` column; also, per arch, the proxies imputed ("a;b").
+    With `announce`, a warning says which proxies were imputed for how many archs."""
     columns, flags = {}, pd.Series("", index=scores.index)
     for name in scores.columns:
         values = scores[name].to_numpy(np.float64)
@@ -82,16 +86,14 @@ def _proxy_features(scores: pd.DataFrame, labelled: np.ndarray) -> tuple[pd.Data
         nan = np.isnan(values)
         if nan.any():
             median = np.nanmedian(values[labelled]) if not nan[labelled].all() else 0.0
-            if nan[labelled].all():
-                warnings.warn(
-                    f"{name} is NaN for every labelled arch: only its missing indicator is used", stacklevel=3
+            if announce:
+                where = (
+                    "every labelled arch: only its missing indicator is used"
+                    if nan[labelled].all()
+                    else f"{int(nan.sum())} archs ({int(nan[labelled].sum())} labelled): "
+                    "imputed with the labelled median and flagged"
                 )
-            else:
-                warnings.warn(
-                    f"{name} is NaN for {int(nan.sum())} archs ({int(nan[labelled].sum())} labelled): "
-                    "imputed with the labelled median and flagged",
-                    stacklevel=3,
-                )
+                warnings.warn(f"{name} is NaN for {where}", stacklevel=3)
             values = np.where(nan, median, values)
             columns[f"{name}_missing"] = nan.astype(float)
             flags[nan] = flags[nan] + np.where(flags[nan] == "", "", ";") + name
@@ -99,9 +101,8 @@ def _proxy_features(scores: pd.DataFrame, labelled: np.ndarray) -> tuple[pd.Data
     return pd.DataFrame(columns, index=scores.index), flags
 
 
-def _one_hot(space: str, archs: pd.Index) -> np.ndarray:
+def one_hot(searchspace, archs: Sequence[str]) -> np.ndarray:
     """Each arch's categorical decisions (the space's `encode`) as one column per choice."""
-    searchspace = get_space(space)
     codes = np.array([searchspace.encode(searchspace.parse(a)) for a in archs], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(searchspace.decisions)[:-1]])
     out = np.zeros((len(archs), int(np.sum(searchspace.decisions))))
@@ -115,10 +116,10 @@ def features(
 ) -> tuple[np.ndarray, pd.Series]:
     """The feature matrix of every arch of `source` (proxy scores, missing indicators, one-hot
     encoding) and the proxies imputed per arch."""
-    values, flags = _proxy_features(source.scores[proxies], labelled)
+    values, flags = proxy_features(source.scores[proxies], labelled)
     parts = [values.to_numpy()]
     if encoding:
-        parts.append(_one_hot(source.space, source.scores.index))
+        parts.append(one_hot(get_space(source.space), source.scores.index))
     return np.hstack(parts), flags
 
 
@@ -137,6 +138,13 @@ def _model(n: int, seed: int):
         early_stopping=False,
         random_state=seed,
     )
+
+
+def rank_model(x: np.ndarray, accuracy: np.ndarray, seed: int):
+    """The model fitted to the accuracies' ranks (percentiles in (0, 1]): Spearman ρ, the measure
+    of a ranking, reads only ranks, and a few broken archs (NB201's 10 % ones) weigh no more than
+    any other."""
+    return _model(len(accuracy), check_seed(seed)).fit(x, rankdata(accuracy) / len(accuracy))
 
 
 def fit(
@@ -164,8 +172,7 @@ def fit(
     labelled = source.scores.index.isin(labels.index)
     x, flags = features(source, proxies, labelled, encoding)
     order = source.scores.index.get_indexer(labels.index)
-    target = rankdata(labels.to_numpy()) / len(labels)
-    model = _model(len(labels), check_seed(seed)).fit(x[order], target)
+    model = rank_model(x[order], labels.to_numpy(), seed)
     out = pd.DataFrame({"arch": source.scores.index, "predicted": model.predict(x), "labelled": labelled})
     out["imputed"] = flags.to_numpy()
     if source.truth is not None:
