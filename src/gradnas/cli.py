@@ -19,7 +19,7 @@ THREADS_HELP = "torch threads per process (default: $OMP_NUM_THREADS, else 1: fa
 # The first command a user runs: the best forward proxies measured on NB201 (see gradnas proxies).
 MAIN_PROXIES = ["gradsign", "synflow", "naswot"]
 # Listed here so that `--help` needs no import of the search package; a test keeps them in step.
-ALGORITHMS = ("rs", "rea", "reinforce", "hb", "bohb", "knas", "select")
+ALGORITHMS = ("rs", "rea", "reinforce", "hb", "bohb", "knas", "select", "predictor")
 DARTS_DEFAULTS = {
     "rule": "amended",
     "eta": 0.1,

@@ -24,6 +24,7 @@ from .clock import Clock, Exhausted, parse_cost
 from .hyperband import bohb, hyperband
 from .knas import knas, select_from_n
 from .objective import Objective, Record
+from .predicted import predictor_guided
 from .screen import ScoreFn, Screen
 
 ALGORITHMS: dict[str, Callable] = {
@@ -34,8 +35,9 @@ ALGORITHMS: dict[str, Callable] = {
     "bohb": bohb,
     "knas": knas,
     "select": select_from_n,
+    "predictor": predictor_guided,
 }
-NEEDS_PROXY = ("knas", "select")
+NEEDS_PROXY = ("knas", "select", "predictor")
 HISTORY_FILE = "histories.jsonl"
 
 
@@ -67,7 +69,8 @@ class SearchConfig:
     @property
     def label(self) -> str:
         """e.g. "G-REA[gradsign]", "KNAS[mgm] k=40", "RS"."""
-        name = {"select": "select", "knas": "KNAS"}.get(self.algo, self.algo.upper())
+        names = {"select": "select", "knas": "KNAS", "predictor": "Predictor"}
+        name = names.get(self.algo, self.algo.upper())
         if self.assist and self.algo not in NEEDS_PROXY:
             name = f"G-{name}"
         if self.assist:
