@@ -4,7 +4,10 @@ For each source and each k, `--draws` labelled sets are drawn (seeds 0, 1, ...);
 the architectures it reports Spearman ρ and Kendall τ (mean ± std over the draws) of the predictor
 (proxy scores + one-hot encoding), of the predictor without proxy features (encoding only), and of
 the best single proxy (the one with the highest |ρ| over the whole source, oriented by that sign:
-chosen in hindsight, so the strongest single-proxy baseline there is). Only gradient-boosting fits.
+chosen in hindsight, so the strongest single-proxy baseline there is) and, where the source holds
+its members, the space's recommended ensemble (`ensemble:nb101`, ... of `evaluate.ensemble.NAMED`;
+its members were chosen on half of these very archs, so it too is a favourable baseline). Only
+gradient-boosting fits.
 
     python bench/predict_sweep.py --source nb101-naslib=../shared/data/nb101_zc_250.json \\
         --source nb101-ours=docs/data/nb101-cheap+docs/data/nb101-batched+docs/data/nb101-persample \\
@@ -32,7 +35,9 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from gradnas.correlate import COPY_FILE, STORE_FILE, STUDY_FILE, study_scores
+from gradnas.evaluate.ensemble import NAMED, ensemble_scores, parse_ensemble
 from gradnas.predict import Source, draw_labels, evaluate, fit, open_source
+from gradnas.proxies import PROXIES
 
 
 def snapshot(study: Path, into: Path) -> int:
@@ -79,6 +84,15 @@ def proxy_on_rest(source: Source, labels: pd.Series, name: str, sign: float) -> 
     return spearmanr(values[ok], truth[ok])[0], kendalltau(values[ok], truth[ok])[0]
 
 
+def ensemble_on_rest(source: Source, labels: pd.Series, name: str) -> tuple[float, float]:
+    """The named ensemble's ρ and τ on the unlabelled archs (ranks within that set)."""
+    rest = source.scores.loc[~source.scores.index.isin(labels.index)]
+    members = parse_ensemble(name)
+    values = ensemble_scores(rest, members, {m: PROXIES[m].higher_is_better for m in members})
+    truth = source.truth.loc[rest.index].to_numpy()
+    return spearmanr(values, truth)[0], kendalltau(values, truth)[0]
+
+
 def cell(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
@@ -86,15 +100,17 @@ def cell(values: list[float]) -> str:
 def sweep(label: str, source: Source, ks: list[int], draws: int) -> None:
     known = int(np.isfinite(source.truth.to_numpy(dtype=float)).sum())
     name, sign = best_proxy(source)
+    ensemble = f"ensemble:{source.space}"
+    if ensemble not in NAMED or not set(parse_ensemble(ensemble)) <= set(source.scores.columns):
+        ensemble = None
     proxies = ", ".join(source.scores.columns)
     print(
         f"\n## {label}: {known} archs with ground truth, {len(source.scores.columns)} proxies ({proxies})\n"
     )
-    print(f"best single proxy: {'-' if sign < 0 else ''}{name}\n")
-    print(
-        "| k | predictor ρ | predictor τ | encoding only ρ | encoding only τ | best proxy ρ | best proxy τ |"
-    )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"best single proxy: {'-' if sign < 0 else ''}{name}; ensemble: {NAMED.get(ensemble, 'none')}\n")
+    head = ["predictor", "encoding only", "best proxy", *(["ensemble"] if ensemble else [])]
+    print("| k | " + " | ".join(f"{h} {c}" for h in head for c in "ρτ") + " |")
+    print("| ---: |" + " ---: |" * 2 * len(head))
     for k in ks:
         if k >= known - 10:  # too few left to rank
             continue
@@ -110,6 +126,7 @@ def sweep(label: str, source: Source, ks: list[int], draws: int) -> None:
                     blind.spearman,
                     blind.kendall,
                     *proxy_on_rest(source, labels, name, sign),
+                    *(ensemble_on_rest(source, labels, ensemble) if ensemble else ()),
                 )
             )
         columns = list(zip(*rows))
