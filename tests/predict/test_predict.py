@@ -16,11 +16,14 @@ from gradnas.predict import (
     Source,
     draw_labels,
     evaluate,
-    features,
     fit,
     from_study,
     from_suite_zero,
+    one_hot,
     open_source,
+    predict_ranks,
+    proxy_features,
+    proxy_prior,
     read_labels,
 )
 from gradnas.proxies import get_proxies
@@ -92,13 +95,30 @@ def test_labels_are_ranked_so_a_monotone_relabelling_changes_nothing():
     np.testing.assert_array_equal(a, b)
 
 
+def test_the_prior_weighs_each_proxy_by_its_signed_squared_rho_on_the_labels():
+    scores = np.array([[1.0, 4.0, 7.0], [2.0, 3.0, 7.0], [3.0, 2.0, 7.0], [4.0, 1.0, 7.0]])
+    rows, accuracy = np.array([0, 1, 2]), np.array([10.0, 30.0, 20.0])  # ρ +0.5, -0.5 and undefined
+    ranks = np.array([[1, 4, 2.5], [2, 3, 2.5], [3, 2, 2.5], [4, 1, 2.5]]) / 4
+    np.testing.assert_allclose(proxy_prior(scores, rows, accuracy), ranks @ [0.25, -0.25, 0.0])
+
+
+def test_the_prior_weighs_as_much_as_twenty_labels():
+    rng = np.random.default_rng(0)
+    x, rows = rng.normal(size=(50, 3)), np.arange(20)
+    accuracy = x[rows, 0] + 0.1 * rng.normal(size=20)
+    trees = predict_ranks(x, np.empty((50, 0)), rows, accuracy, seed=0)  # no proxy: the trees alone
+    both = predict_ranks(x, x[:, 1:2], rows, accuracy, seed=0)
+    prior = proxy_prior(x[:, 1:2], rows, accuracy)
+    np.testing.assert_allclose(both, 0.5 * trees + 0.5 * (np.argsort(np.argsort(prior)) + 1) / 50)
+
+
 # ------------------------------------------------------------------ features
 
 
 def test_one_hot_encoding_by_hand():
     arch = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|"
     scores = pd.DataFrame({"p": [1.0]}, index=[arch])
-    x, _ = features(Source("one", "nb201", scores, None, None), [], np.array([True]), encoding=True)
+    x = one_hot(NB201, scores.index)
     choices = NB201.encode(NB201.parse(arch))
     expected = np.zeros(30)
     for edge, choice in enumerate(choices):
@@ -112,10 +132,11 @@ def test_nan_scores_are_imputed_with_the_labelled_median_flagged_and_announced()
     scores = pd.DataFrame({"p": [1.0, np.nan, 3.0, 10.0, np.nan, 100.0], "q": [0.0] * 6}, index=archs)
     labelled = np.array([True, True, True, True, False, False])  # labelled p: 1, NaN, 3, 10 -> median 3
     with pytest.warns(UserWarning, match=r"p is NaN for 2 archs \(1 labelled\)"):
-        x, flags = features(Source("s", "nb201", scores, None, None), ["p", "q"], labelled, encoding=False)
-    np.testing.assert_array_equal(x[:, 0], [0, 1, 0, 0, 1, 0])  # the missing indicator
-    np.testing.assert_array_equal(x[:, 1], [1, 3, 3, 10, 3, 100])
-    np.testing.assert_array_equal(x[:, 2], 0)
+        values, flags = proxy_features(scores, labelled)
+    assert list(values.columns) == ["p_missing", "p", "q"]
+    np.testing.assert_array_equal(values["p_missing"], [0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(values["p"], [1, 3, 3, 10, 3, 100])
+    np.testing.assert_array_equal(values["q"], 0)
     assert flags.tolist() == ["", "p", "", "", "p", ""]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from scipy.stats import rankdata, spearmanr
 
 from ..errors import GradnasError
 from ..spaces import get_space
@@ -22,6 +22,7 @@ from ..validate import check_seed, positive_int
 from .sources import Source, finite_truth
 
 MIN_LABELS = 5  # below this a fitted model is no better than a guess
+PRIOR_LABELS = 20  # the proxies' prior weighs as much as this many labels (see predict_ranks)
 
 
 def draw_labels(source: Source, k: int, seed: int = 0) -> pd.Series:
@@ -111,18 +112,6 @@ def one_hot(searchspace, archs: Sequence[str]) -> np.ndarray:
     return out
 
 
-def features(
-    source: Source, proxies: list[str], labelled: np.ndarray, encoding: bool
-) -> tuple[np.ndarray, pd.Series]:
-    """The feature matrix of every arch of `source` (proxy scores, missing indicators, one-hot
-    encoding) and the proxies imputed per arch."""
-    values, flags = proxy_features(source.scores[proxies], labelled)
-    parts = [values.to_numpy()]
-    if encoding:
-        parts.append(one_hot(get_space(source.space), source.scores.index))
-    return np.hstack(parts), flags
-
-
 def _model(n: int, seed: int):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -140,11 +129,32 @@ def _model(n: int, seed: int):
     )
 
 
-def rank_model(x: np.ndarray, accuracy: np.ndarray, seed: int):
-    """The model fitted to the accuracies' ranks (percentiles in (0, 1]): Spearman ρ, the measure
-    of a ranking, reads only ranks, and a few broken archs (NB201's 10 % ones) weigh no more than
-    any other."""
-    return _model(len(accuracy), check_seed(seed)).fit(x, rankdata(accuracy) / len(accuracy))
+def _percentiles(values: np.ndarray) -> np.ndarray:
+    return rankdata(values) / len(values)
+
+
+def proxy_prior(scores: np.ndarray, rows: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
+    """A training-free ranking that the labels only weigh: the sum of each proxy's rank
+    percentile times sign(ρ)·ρ², ρ its Spearman correlation with the labelled `rows`' accuracy
+    (a proxy constant on them weighs nothing)."""
+    ranks = np.apply_along_axis(_percentiles, 0, scores)
+    labelled = ranks[rows]
+    rho = np.array([spearmanr(r, accuracy)[0] if np.ptp(r) > 0 else 0.0 for r in labelled.T])
+    return ranks @ (np.sign(rho) * rho**2)
+
+
+def predict_ranks(x: np.ndarray, scores: np.ndarray, rows: np.ndarray, accuracy: np.ndarray, seed: int):
+    """A score in (0, 1] for every row of `x`, higher is better: the trees fitted to the
+    labelled `rows`' accuracy ranks (Spearman ρ reads only ranks, and a few broken archs, such
+    as NB201's 10 % ones, weigh no more than any other label), shrunk toward `proxy_prior` of the
+    proxy `scores` with weight PRIOR_LABELS / (PRIOR_LABELS + k): with few labels, trees of a
+    few leaves tie most archs, and the proxies' own ranking orders them."""
+    target = _percentiles(accuracy)
+    trees = _percentiles(_model(len(accuracy), check_seed(seed)).fit(x[rows], target).predict(x))
+    if scores.shape[1] == 0:
+        return trees
+    weight = PRIOR_LABELS / (PRIOR_LABELS + len(accuracy))
+    return (1 - weight) * trees + weight * _percentiles(proxy_prior(scores, rows, accuracy))
 
 
 def fit(
@@ -155,11 +165,11 @@ def fit(
     encoding: bool = True,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Rank every architecture of `source` from `labels` (arch -> accuracy). The model learns the
-    labels' ranks (percentiles in (0, 1]) from the `proxies`' scores (default: all the source has)
-    and, with `encoding`, the one-hot architecture. One row per arch, best first: its `predicted`
-    score, `rank` (1 = best), whether it was `labelled`, the proxies `imputed` for it and, where
-    the source has it, the true `accuracy`."""
+    """Rank every architecture of `source` from `labels` (arch -> accuracy), by `predict_ranks`
+    on the `proxies`' scores (default: all the source has) and, with `encoding`, the one-hot
+    architecture. One row per arch, best first: its `predicted` score in (0, 1], `rank` (1 =
+    best), whether it was `labelled`, the proxies `imputed` for it and, where the source has it,
+    the true `accuracy`."""
     labels = _check_labels(source, labels)
     proxies = list(source.scores.columns) if proxies is None else list(proxies)
     unknown = [p for p in proxies if p not in source.scores.columns]
@@ -170,10 +180,13 @@ def fit(
     if not proxies and not encoding:
         raise GradnasError("a predictor needs features: give proxies, the encoding, or both")
     labelled = source.scores.index.isin(labels.index)
-    x, flags = features(source, proxies, labelled, encoding)
-    order = source.scores.index.get_indexer(labels.index)
-    model = rank_model(x[order], labels.to_numpy(), seed)
-    out = pd.DataFrame({"arch": source.scores.index, "predicted": model.predict(x), "labelled": labelled})
+    values, flags = proxy_features(source.scores[proxies], labelled)
+    x = values.to_numpy()
+    if encoding:
+        x = np.hstack([x, one_hot(get_space(source.space), source.scores.index)])
+    rows = source.scores.index.get_indexer(labels.index)
+    predicted = predict_ranks(x, values[proxies].to_numpy(), rows, labels.to_numpy(), seed)
+    out = pd.DataFrame({"arch": source.scores.index, "predicted": predicted, "labelled": labelled})
     out["imputed"] = flags.to_numpy()
     if source.truth is not None:
         out["accuracy"] = source.truth.reindex(source.scores.index).to_numpy()

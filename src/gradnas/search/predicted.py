@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GradnasError
-from ..predict.model import MIN_LABELS, one_hot, proxy_features, rank_model
+from ..predict.model import MIN_LABELS, one_hot, predict_ranks, proxy_features
 from ..spaces.base import categorical
 from .clock import Exhausted
 from .objective import Objective
@@ -27,8 +27,9 @@ def predictor_guided(
     """Each step draws a pool of `screen.pool` unseen candidates (half mutants of the best arch
     evaluated so far, half uniform draws), scores it with the proxy, and evaluates the candidate
     the predictor ranks first, refitted on every evaluation so far (proxy score and one-hot
-    encoding). Until `warm_up` archs are evaluated (and while their accuracies are all equal,
-    so there is nothing to learn), the candidate with the best proxy score is evaluated instead.
+    encoding, see `predict.predict_ranks`). Until `warm_up` archs are evaluated (and while their
+    accuracies are all equal, so there is nothing to learn), the best-scored candidate is
+    evaluated instead.
     The proxy must be a single one: an ensemble's scores are ranks within one pool."""
     if screen is None:
         raise GradnasError("the predictor-guided search reads a proxy: name one as assist")
@@ -45,9 +46,12 @@ def predictor_guided(
             pick = pool[int(np.argmax([proxy[a] for a in pool]))]
         else:
             archs = [*seen, *pool]
-            x = _features(space, archs, proxy, len(seen))
-            predicted = rank_model(x[: len(seen)], labels, int(rng.integers(2**32))).predict(x[len(seen) :])
-            pick = pool[int(np.argmax(predicted))]
+            scores = pd.DataFrame({"proxy": [proxy[a] for a in archs]}, index=archs)
+            values, _ = proxy_features(scores, np.arange(len(archs)) < len(seen), announce=False)
+            x = np.hstack([values.to_numpy(), one_hot(space, archs)])
+            rows = np.arange(len(seen))
+            predicted = predict_ranks(x, values[["proxy"]].to_numpy(), rows, labels, int(rng.integers(2**32)))
+            pick = pool[int(np.argmax(predicted[len(seen) :]))]
         seen[pick] = objective.evaluate(pick, score=proxy[pick])
 
 
@@ -65,12 +69,3 @@ def _pool(space, rng: np.random.Generator, size: int, best: str | None, seen: di
     if not pool:
         raise Exhausted(f"no unseen arch found in {MAX_DRAWS} draws")
     return pool
-
-
-def _features(space, archs: list[str], proxy: dict[str, float], labelled: int) -> np.ndarray:
-    """The proxy score (an undefined one imputed, see `predict.proxy_features`) and the one-hot
-    encoding of `archs`, the first `labelled` of them evaluated."""
-    scores = pd.DataFrame({"proxy": [proxy[a] for a in archs]}, index=archs)
-    mask = np.arange(len(archs)) < labelled
-    values, _ = proxy_features(scores, mask, announce=False)
-    return np.hstack([values.to_numpy(), one_hot(space, archs)])
