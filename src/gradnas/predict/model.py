@@ -1,5 +1,6 @@
 """A few-shot performance predictor: gradient boosting on proxy scores and the architecture's
-one-hot encoding, fitted on the ranks of a handful of labelled architectures, ranking the rest.
+one-hot encoding, fitted on the ranks of a handful of labelled architectures and shrunk toward
+the proxies' own ranking as weighed by those labels, ranks the rest.
 
 Zero-cost scores used as features of a learned predictor beat any single proxy ("NAS-Bench-Suite-
 Zero: Accelerating Research on Zero Cost Proxies", NeurIPS 2022 Datasets and Benchmarks,
