@@ -80,26 +80,31 @@ def proxy_features(
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Each proxy as a column, a NaN (or ±inf) replaced by the labelled archs' median of that
     proxy and flagged in a `<proxy>_missing` column; also, per arch, the proxies imputed ("a;b").
-    With `announce`, a warning says which proxies were imputed for how many archs."""
-    columns, flags = {}, pd.Series("", index=scores.index)
+    With `announce`, one warning names the proxies imputed and for how many archs."""
+    columns, flags, imputed, blind = {}, pd.Series("", index=scores.index), [], []
     for name in scores.columns:
         values = scores[name].to_numpy(np.float64)
-        values = np.where(np.isinf(values), np.nan, values)
-        nan = np.isnan(values)
+        nan = ~np.isfinite(values)
         if nan.any():
-            median = np.nanmedian(values[labelled]) if not nan[labelled].all() else 0.0
-            if announce:
-                where = (
-                    "every labelled arch: only its missing indicator is used"
-                    if nan[labelled].all()
-                    else f"{int(nan.sum())} archs ({int(nan[labelled].sum())} labelled): "
-                    "imputed with the labelled median and flagged"
-                )
-                warnings.warn(f"{name} is NaN for {where}", stacklevel=3)
+            if nan[labelled].all():
+                blind.append(name)
+                median = 0.0
+            else:
+                imputed.append(f"{name} ({int(nan.sum())} archs, {int(nan[labelled].sum())} labelled)")
+                median = np.median(values[labelled & ~nan])
             values = np.where(nan, median, values)
             columns[f"{name}_missing"] = nan.astype(float)
             flags[nan] = flags[nan] + np.where(flags[nan] == "", "", ";") + name
         columns[name] = values
+    if announce and imputed:
+        warnings.warn(
+            f"NaN scores imputed with the labelled median and flagged: {', '.join(imputed)}", stacklevel=3
+        )
+    if announce and blind:
+        warnings.warn(
+            f"NaN for every labelled arch, only their missing indicator is used: {', '.join(blind)}",
+            stacklevel=3,
+        )
     return pd.DataFrame(columns, index=scores.index), flags
 
 
