@@ -255,7 +255,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", default=None, metavar="FILE.csv", help="arch,accuracy CSV instead of --k")
     p.add_argument("--seed", type=_seed, default=0, help="seeds the label draw and the model (default: 0)")
     features = p.add_mutually_exclusive_group()
-    features.add_argument("--proxies", type=_names, default=None, help="comma-separated (default: all in SOURCE)")
+    features.add_argument("--proxies", type=_names, default=None, help="comma-separated (default: all)")
     features.add_argument("--no-proxies", action="store_true", help="fit on the architecture encoding alone")
     p.add_argument("--no-encoding", action="store_true", help="fit on the proxy scores alone")
     p.add_argument("--benchmark", default=None, help="truth of a table source (default: nb201 on nb201)")
