@@ -34,32 +34,16 @@ from scipy.stats import kendalltau, spearmanr
 
 from gradnas.benchmarks import load_benchmark
 from gradnas.benchmarks.suite_zero import gradnas_name
-from gradnas.correlate import STORE_FILE, STUDY_FILE, Study, scores_frame
+from gradnas.correlate import COPY_FILE, STUDY_FILE, Study, study_scores
 from gradnas.evaluate.ensemble import ensemble_scores
 from gradnas.proxies import PROXIES
-from gradnas.run.store import Store
-
-COPY = "scores.csv.gz"
-
-
-def study_scores(directory: str) -> pd.DataFrame:
-    """A study's scores and accuracy, one row per arch with every score stored (so a study still
-    running contributes the archs it has finished); from its store, or else from the compact copy
-    `scores.csv.gz` kept beside its `study.json` (see `--save`)."""
-    study = Study.load(Path(directory))
-    if not (Path(directory) / STORE_FILE).is_file():
-        return pd.read_csv(Path(directory) / COPY).set_index("arch")
-    benchmark = load_benchmark(study.benchmark, study.probe.data_dir)
-    with Store(Path(directory) / STORE_FILE) as store:
-        frame = scores_frame(study, store, benchmark, scored_only=True)
-    return frame[["arch", *study.proxies, "accuracy"]].set_index("arch")
 
 
 def save_copy(directory: str, into: Path) -> None:
     """Keep a study's configuration and scores compactly (study.json, scores.csv.gz) in `into`."""
     into.mkdir(parents=True, exist_ok=True)
     (into / STUDY_FILE).write_text((Path(directory) / STUDY_FILE).read_text())
-    study_scores(directory).reset_index().to_csv(into / COPY, index=False, float_format="%.9g")
+    study_scores(directory).reset_index().to_csv(into / COPY_FILE, index=False, float_format="%.9g")
 
 
 def joined(dirs: list[str]) -> tuple[pd.DataFrame, Study]:

@@ -32,7 +32,7 @@ DARTS_FIELDS = ".darts.run:DartsConfig"
 # The first command a user runs: the best forward proxies measured on NB201 (see gradnas proxies).
 MAIN_PROXIES = ["gradsign", "synflow", "naswot"]
 # Listed here so that `--help` needs no import of the search package; a test keeps them in step.
-ALGORITHMS = ("rs", "rea", "reinforce", "hb", "bohb", "knas", "select")
+ALGORITHMS = ("rs", "rea", "reinforce", "hb", "bohb", "knas", "select", "predictor")
 PROXIES_HELP = (
     "comma-separated (default: the seed proxies' readings that rank forwards; `gradnas proxies` lists all)"
 )
@@ -318,6 +318,30 @@ def parser() -> argparse.ArgumentParser:
     )
     _probe_options(p, workers=False)
     p.set_defaults(run="search_")
+
+    p = sub.add_parser("predict", help="rank a space from a few labelled archs and their proxy scores")
+    p.add_argument(
+        "--scores",
+        required=True,
+        metavar="SOURCE",
+        help="table:SPACE/DATASET (shipped table), a correlate folder (or its copy), or a Suite-Zero .json",
+    )
+    p.add_argument("--k", type=_count, default=20, help="labelled archs drawn with --seed (default: 20)")
+    p.add_argument("--labels", default=None, metavar="FILE.csv", help="arch,accuracy CSV instead of --k")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the label draw and the model (default: 0)")
+    features = p.add_mutually_exclusive_group()
+    features.add_argument("--proxies", type=_names, default=None, help="comma-separated (default: all)")
+    features.add_argument("--no-proxies", action="store_true", help="fit on the architecture encoding alone")
+    p.add_argument("--no-encoding", action="store_true", help="fit on the proxy scores alone")
+    p.add_argument("--benchmark", default=None, help="truth of a table source (default: nb201 on nb201)")
+    p.add_argument("--target", default=None, help="benchmark dataset (default: the probe's or the file's)")
+    p.add_argument("--metric", default=None, help="benchmark metric (default: the source's own)")
+    p.add_argument("--batch-size", type=int, default=None, help="refuse scores of another probe batch size")
+    p.add_argument("--probe-seed", type=_seed, default=None, help="refuse scores of another probe seed")
+    p.add_argument("--top", type=_count, default=10, help="unlabelled archs to print (default: 10)")
+    p.add_argument("--out", default=None, help="write predictions.csv and predictions.parquet here")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.set_defaults(run="predict")
 
     p = sub.add_parser("train", help="train one network by a recipe (stored, reused, resumable)")
     p.add_argument("--arch", default=None, help="architecture string of --space")

@@ -410,3 +410,37 @@ def proxies(args) -> None:
         f"CIFAR-100 (C100), measured on {WHERE} (ntk_cond, grasp: {WHERE_SMALL}); a negative ρ ranks "
         "backwards. Tables and commands: docs/results-ranking.md."
     )
+
+
+def predict(args) -> None:
+    from . import predict as predictor
+    from .outdir import atomic, make_dir
+
+    source = predictor.open_source(
+        args.scores, benchmark=args.benchmark, target=args.target, metric=args.metric, data_dir=args.data_dir
+    )
+    source.check_probe(batch_size=args.batch_size, seed=args.probe_seed)
+    if args.labels:
+        labels = predictor.read_labels(args.labels, source.space)
+    else:
+        labels = predictor.draw_labels(source, args.k, args.seed)
+    proxies = [] if args.no_proxies else args.proxies
+    frame = predictor.fit(source, labels, proxies=proxies, encoding=not args.no_encoding, seed=args.seed)
+    if args.out:
+        out = make_dir(Path(args.out))
+        atomic(out / "predictions.csv", lambda tmp: frame.to_csv(tmp, index=False, float_format="%.9g"))
+        atomic(out / "predictions.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
+    rest = frame[~frame["labelled"]]
+    print(f"{source.name}: {len(labels)} labelled of {len(frame)} {source.space} archs; best predicted first")
+    shown = rest.head(args.top)
+    columns = ["rank", "predicted", *(["accuracy"] if "accuracy" in frame else []), "arch"]
+    print(shown[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    result = predictor.evaluate(frame)
+    if result is not None:
+        why = f" ({result.reason})" if result.reason else ""
+        print(
+            f"on the {result.n_used} unlabelled archs with ground truth: Spearman ρ {result.spearman:.3f}, "
+            f"Kendall τ {result.kendall:.3f}{why}"
+        )
+    if args.out:
+        print(f"wrote {Path(args.out) / 'predictions.csv'} and predictions.parquet")

@@ -30,6 +30,7 @@ from .run.tables import fill_store
 from .run.tasks import ProbeSpec, ScoreTask, make_tasks, score_keys, stored_rows
 
 STUDY_FILE, STORE_FILE = "study.json", "scores.sqlite"
+COPY_FILE = "scores.csv.gz"  # a compact copy of a study's scores, kept beside its study.json
 DRAWS = ("nested", "choice")
 
 
@@ -249,6 +250,21 @@ def scores_frame(study: Study, store: Store, benchmark, *, scored_only: bool = F
     for name in study.proxies:  # why a score is NaN, kept beside the numbers
         frame[f"{name}_reason"] = [values[(a, name)][1] for a in frame["arch"]]
     return frame
+
+
+def study_scores(out_dir: str | Path) -> pd.DataFrame:
+    """A study's scores and accuracy indexed by arch, one row per arch with every score stored (so
+    a study still running contributes the archs it has finished); from its store, or else from
+    the compact copy (`COPY_FILE`) kept beside its `study.json`."""
+    out = Path(out_dir)
+    study = Study.load(out)
+    if not (out / STORE_FILE).is_file():
+        if not (out / COPY_FILE).is_file():
+            raise GradnasError(f"{out} holds a study but neither {STORE_FILE} nor {COPY_FILE}")
+        return pd.read_csv(out / COPY_FILE).set_index("arch")
+    with Store(out / STORE_FILE) as store:
+        frame = scores_frame(study, store, _benchmark(study), scored_only=True)
+    return frame[["arch", *study.proxies, "accuracy"]].set_index("arch")
 
 
 def _beyond(folder: Study, study: Study) -> str:

@@ -209,6 +209,24 @@ def test_assisted_algorithms_need_a_proxy_and_names_are_checked():
         Clock()
 
 
+def first_decision_only(archs):
+    """A weak proxy: it sees whether the first decision matches TARGET, nothing else; free."""
+    return np.array([10.0 * (a[0] == TARGET[0]) for a in archs]), 0.0
+
+
+def test_predictor_guided_search_finds_the_optimum_never_repeats_and_is_deterministic():
+    history, pools = run("predictor", evals=15, assist_scores=first_decision_only, pool=8)
+    assert Objective.pick_from(history).arch == TARGET
+    assert len({r.arch for r in history}) == len(history) == 15  # never evaluates an arch twice
+    assert len(pools) == 16 and set(pools) <= set(range(1, 9))  # the 16th pick found no budget left
+    assert all(r.score == 10.0 for r in history[:5])  # warm start: the proxy's pick of each pool
+    assert run("predictor", evals=15, assist_scores=first_decision_only, pool=8) == (history, pools)
+    whole, _ = run("predictor", evals=40, assist_scores=first_decision_only, pool=8)
+    assert sorted(r.arch for r in whole) == sorted(f"{a}{b}{c}" for a in "012" for b in "012" for c in "012")
+    with pytest.raises(GradnasError, match="algorithm 'predictor' ranks candidates by a proxy"):
+        SearchConfig("predictor")
+
+
 def test_campaign_resumes_and_drops_a_torn_last_line(tmp_path):
     config = SearchConfig("rea", budget=None, max_evals=30, cost="fixed:10", runs=4)
     first = run_campaign(TinySpace(), config, lookup(tiny_accuracy, lambda a: 10.0), None, tmp_path)

@@ -25,6 +25,7 @@ from .clock import Clock, Exhausted, parse_cost
 from .hyperband import bohb, hyperband
 from .knas import knas, select_from_n
 from .objective import Objective, Observe, Record, lookup
+from .predicted import predictor_guided
 from .screen import ScoreFn, Screen
 from .trained import TABLE, Training, parse_evaluate, trained
 
@@ -38,9 +39,10 @@ ALGORITHMS: Registry[Callable] = Registry(
         "bohb": bohb,
         "knas": knas,
         "select": select_from_n,
+        "predictor": predictor_guided,
     },
 )
-NEEDS_PROXY = ("knas", "select")
+NEEDS_PROXY = ("knas", "select", "predictor")
 HISTORY_FILE = "histories.jsonl"
 
 
@@ -75,7 +77,8 @@ class SearchConfig:
     @property
     def label(self) -> str:
         """e.g. "G-REA[gradsign]", "KNAS[mgm] k=40", "RS"."""
-        name = {"select": "select", "knas": "KNAS"}.get(self.algo, self.algo.upper())
+        names = {"select": "select", "knas": "KNAS", "predictor": "Predictor"}
+        name = names.get(self.algo, self.algo.upper())
         if self.assist and self.algo not in NEEDS_PROXY:
             name = f"G-{name}"
         if self.assist:
