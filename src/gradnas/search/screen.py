@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GradnasError
-from ..evaluate.ensemble import PREFIX, ensemble_scores, parse_ensemble
+from ..evaluate.ensemble import PREFIX, ensemble_values, parse_ensemble
 from ..proxies import get_proxies
 from ..run.store import Store
 from ..run.tasks import ProbeSpec, ScoreTask, run_task, stored_rows
@@ -84,7 +84,7 @@ class StoredScores:
         self._fill(archs)
         frame = pd.DataFrame({m: [self.values[m][a] for a in archs] for m in self.members})
         if len(self.members) > 1:
-            values = ensemble_scores(frame, self.members, self.directions)
+            values = ensemble_values(frame, self.name, self.directions)
         else:
             (name,) = self.members
             values = frame[name].to_numpy(dtype=np.float64) * (1 if self.directions[name] else -1)
