@@ -145,18 +145,51 @@ def stage_terms(probe) -> tuple[list[float], list[float | None]]:
 
 
 def _coordinate_jacobian(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """(n, classes, P): ∂logits/∂θ for θ the first coordinate of every parameter tensor."""
-    base = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
-    first = {k: torch.zeros_like(v).reshape(-1).index_fill(0, torch.tensor(0), 1.0).reshape(v.shape)
-             for k, v in base.items()}  # fmt: skip
+    """(n, classes, P): ∂logits_i/∂θ for θ the first coordinate of every parameter tensor.
 
-    def logits(coords: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
-        params = {k: v + coords[i] * first[k] for i, (k, v) in enumerate(base.items())}
-        return torch.func.functional_call(model, (params, buffers), (sample[None],))[0]
+    Each sample gets its own copy of θ as a perturbation δ: a forward hook adds δ_i · (∂output/∂θ)
+    to each owning module's output, the directional derivative taken with `torch.func.jvp`. The
+    logits' derivative in δ at 0 is then the per-sample Jacobian, read off by one backward pass
+    per class (eval mode keeps samples independent)."""
+    owners = {m: list(m.named_parameters(recurse=False)) for m in model.modules()}
+    owners = {m: params for m, params in owners.items() if params}
+    model.requires_grad_(False)
+    deltas = {(m, name): torch.zeros(len(x), dtype=p.dtype, requires_grad=True)
+              for m, params in owners.items() for name, p in params}  # fmt: skip
+    busy = False  # the jvp re-runs a module: its own hooks stay quiet meanwhile
 
-    zeros = torch.zeros(len(base), dtype=next(iter(base.values())).dtype)
-    return torch.func.vmap(torch.func.jacrev(logits), in_dims=(None, 0))(zeros, x)
+    def hook(module, inputs, output):
+        nonlocal busy
+        if busy:
+            return None
+        if not isinstance(output, torch.Tensor):
+            raise GradnasError(
+                f"vkdnw needs modules that return one tensor; {type(module).__name__} does not"
+            )
+        busy, extra = True, torch.zeros_like(output)
+        try:
+            for name, p in owners[module]:
+                direction = (
+                    torch.zeros_like(p).reshape(-1).index_fill(0, torch.tensor(0), 1.0).reshape(p.shape)
+                )
+                call = lambda w, name=name: torch.func.functional_call(module, {name: w}, inputs)  # noqa: E731
+                _, tangent = torch.func.jvp(call, (p.detach(),), (direction,))
+                shape = (-1,) + (1,) * (output.dim() - 1)
+                extra = extra + deltas[module, name].reshape(shape) * tangent.detach()
+        finally:
+            busy = False
+        return output + extra
+
+    with hooked(list(owners), hook):
+        logits = forward_checked(model, x)
+    columns = list(deltas.values())
+    jac = torch.zeros(len(x), logits.shape[1], len(columns), dtype=logits.dtype)
+    for c in range(logits.shape[1]):
+        grads = torch.autograd.grad(logits[:, c].sum(), columns, retain_graph=True, allow_unused=True)
+        for k, g in enumerate(grads):
+            if g is not None:
+                jac[:, c, k] = g
+    return jac
 
 
 def fisher_spectrum(probe) -> torch.Tensor:
@@ -165,11 +198,7 @@ def fisher_spectrum(probe) -> torch.Tensor:
     smoothed softmax (α = 0.05). Eval mode (BatchNorm on running statistics), as the authors."""
     model = copy.deepcopy(probe.model).to(probe.dtype).eval()
     x = probe.inputs
-    try:
-        jac = _finite(_coordinate_jacobian(model, x), "the logits' Jacobian").to(torch.float64)
-    except RuntimeError as err:  # vmap cannot trace an in-place or data-dependent forward
-        why = str(err).splitlines()[0]
-        raise GradnasError(f"vkdnw cannot vectorise this model's forward: {why}") from err
+    jac = _finite(_coordinate_jacobian(model, x), "the logits' Jacobian").to(torch.float64)
     with torch.no_grad():
         logits = forward_checked(model, x).to(torch.float64)
     p = torch.softmax(logits, 1) * (1 - FISHER_SMOOTHING) + FISHER_SMOOTHING / logits.shape[1]
