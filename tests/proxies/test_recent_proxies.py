@@ -68,6 +68,17 @@ def test_epe_nas_matches_numpy_corrcoef_per_class():
     assert got.value == pytest.approx(expected, rel=1e-12)
 
 
+def test_epe_nas_with_more_than_100_classes_averages_and_compares_classes():
+    # a linear net has the same input Jacobian Σ_c W_c for every sample: every correlation is 1,
+    # so s_c = n_c² log(1 + 1e-5) / n_c; classes of 2 and 3 samples (the single one is skipped)
+    # give Σ_c Σ_c' |s_c − s_c'| / 2 = log(1 + 1e-5)
+    w = np.random.default_rng(0).normal(size=(101, 3))
+    x = np.random.default_rng(1).normal(size=(6, 3))
+    probe = ProbeBatch(torch.tensor(x).reshape(6, 3, 1, 1), torch.tensor([0, 0, 1, 1, 1, 2]), 101)
+    got = score(fixed_linear(w), probe, ["epe_nas"], dtype=torch.float64)["epe_nas"]
+    assert got.value == pytest.approx(math.log(1 + 1e-5), rel=1e-9)
+
+
 def two_channel_net(weight) -> nn.Sequential:
     conv = nn.Conv2d(len(weight[0]), len(weight), 1, bias=False).double()
     conv.weight.data.copy_(torch.tensor(weight, dtype=torch.float64)[:, :, None, None])

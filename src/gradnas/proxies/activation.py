@@ -73,7 +73,9 @@ def epe_nas(probe) -> float:
         sums.append(s / len(rows) if many else s)
     if not many:
         return sum(abs(s) for s in sums)
-    return sum(abs(a - b) for a in sums for b in sums) / len(sums) if sums else math.nan
+    if not sums:
+        raise Undefined("no class has two samples in the batch, so no class correlation exists")
+    return sum(abs(a - b) for a in sums for b in sums) / len(sums)
 
 
 @proxy(

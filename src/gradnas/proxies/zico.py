@@ -1,5 +1,6 @@
 """ZiCo (Li et al., ICLR 2023, arXiv 2301.11300): the inverse coefficient of variation of gradients
-across mini-batches, as the authors' code computes it on two halves of the probe batch."""
+across mini-batches, here the two halves of the probe batch as in the authors' code (each half's
+gradient on its own, as the paper defines it; docs/proxies.md says where the code differs)."""
 
 import math
 
