@@ -46,6 +46,19 @@ NB201_RHO: dict[str, tuple[float, float | None, str]] = {
     "zen": (0.325, 0.299, WHERE),
     "ntk_cond": (0.692, None, WHERE_SMALL),
     "grasp": (0.598, None, WHERE_SMALL),
+    "zico": (0.780, None, WHERE_100),
+    "meco": (0.918, None, WHERE_100),
+    "meco_opt": (0.870, None, WHERE_100),
+    "swap": (0.698, None, WHERE_100),
+    "az_expressivity": (0.721, None, WHERE_100),
+    "az_progressivity": (0.575, None, WHERE_100),
+    "az_trainability": (0.331, None, WHERE_100),
+    "az_complexity": (0.818, None, WHERE_100),
+    "vkdnw": (-0.026, None, WHERE_100),
+    "vkdnw_dim": (0.734, None, WHERE_100),
+    "epe_nas": (0.672, None, WHERE_100),
+    "l2_norm": (0.749, None, WHERE_100),
+    "plain": (-0.337, None, WHERE_100),
 }
 
 
