@@ -8,6 +8,7 @@ from gradnas.darts.data import SOURCES
 from gradnas.data.sources import DATASETS
 from gradnas.errors import GradnasError
 from gradnas.evaluate.ensemble import NAMED
+from gradnas.evaluate.ensemble import RULES as LOG_RANK_RULES
 from gradnas.proxies import PROXIES, proxy
 from gradnas.registry import Registry
 from gradnas.search.runs import ALGORITHMS
@@ -22,6 +23,7 @@ REGISTRIES = {
     "architecture gradient rule": RULES,
     "differentiable search dataset": SOURCES,
     "named ensemble": NAMED,
+    "log-rank rule": LOG_RANK_RULES,
 }
 
 

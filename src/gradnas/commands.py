@@ -25,7 +25,7 @@ from .devices import parse_device, resolve_device
 from .errors import GradnasError
 from .models import load_factory
 from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
-from .proxies.measured import WHERE, WHERE_SMALL, rho_text
+from .proxies.measured import WHERE, other_samples, rho_text
 from .run.tasks import DTYPES, ProbeSpec, make_tasks, run_task
 from .run.threads import use_threads
 from .spaces import get_space
@@ -407,7 +407,7 @@ def proxies(args) -> None:
         print(textwrap.fill(info.summary, width=100, initial_indent="    ", subsequent_indent="    "))
     print(
         f"\nρ: signed Spearman correlation with NAS-Bench-201 test accuracy on CIFAR-10 (C10) and "
-        f"CIFAR-100 (C100), measured on {WHERE} (ntk_cond, grasp: {WHERE_SMALL}); a negative ρ ranks "
+        f"CIFAR-100 (C100), measured on {WHERE} ({other_samples()}); a negative ρ ranks "
         "backwards. Tables and commands: docs/results-ranking.md."
     )
 

@@ -19,7 +19,7 @@ from .benchmarks import load_benchmark
 from .benchmarks.suite_zero import gradnas_name
 from .devices import DEFAULT_DEVICE
 from .errors import GradnasError, unknown_choice
-from .evaluate.ensemble import ensemble_scores, parse_ensemble
+from .evaluate.ensemble import ensemble_values, parse_ensemble
 from .evaluate.published import published_for
 from .evaluate.report import write_report
 from .outdir import claim, make_dir, read_config, refuse
@@ -283,7 +283,7 @@ def report(out_dir: str | Path, study: Study | None = None) -> dict[str, Path]:
     infos = get_proxies(study.proxies)
     directions = {i.name: i.higher_is_better for i in infos}
     for name in study.ensembles:  # ranks within this study's set of architectures
-        frame[name] = ensemble_scores(frame, parse_ensemble(name), directions)
+        frame[name] = ensemble_values(frame, name, directions)
     references = pd.DataFrame(
         {
             field: benchmark.query_many(frame["arch"].tolist(), study.target_dataset, field)

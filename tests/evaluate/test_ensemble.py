@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from gradnas.errors import GradnasError
-from gradnas.evaluate.ensemble import NAMED, ensemble_scores, parse_ensemble, rank_percentiles
+from gradnas.evaluate.ensemble import (
+    NAMED,
+    ensemble_scores,
+    ensemble_values,
+    parse_ensemble,
+    rank_percentiles,
+)
 
 
 def test_rank_percentiles_with_ties_nan_and_direction():
@@ -60,3 +66,30 @@ def test_malformed_ensemble_names_are_clear_errors(bad):
 def test_members_must_have_scores():
     with pytest.raises(GradnasError, match="without scores: c"):
         ensemble_scores(pd.DataFrame({"a": [1.0]}), {"a": 1.0, "c": 1.0})
+
+
+def test_az_nas_sums_log_rank_fractions_and_ranks_undefined_lowest():
+    frame = pd.DataFrame(
+        {
+            "az_expressivity": [3.0, 1.0, 2.0, 4.0],
+            "az_progressivity": [0.1, 0.3, 0.2, math.nan],
+            "az_trainability": [-1.0, -2.0, -1.0, -3.0],
+            "az_complexity": [10.0, 40.0, 30.0, 20.0],
+        }
+    )
+    # ranks of 4 (average ties, NaN lowest): e 3 1 2 4, p 2 4 3 1, t 3.5 2 3.5 1, c 1 4 3 2
+    ranks = np.array([[3, 2, 3.5, 1], [1, 4, 2, 4], [2, 3, 3.5, 3], [4, 1, 1, 2]])
+    expected = np.log(ranks / 4).sum(1)
+    assert ensemble_values(frame, "ensemble:az_nas") == pytest.approx(expected)
+    assert set(parse_ensemble("ensemble:az_nas")) == set(frame.columns)
+
+
+def test_vkdnw_single_ranks_parameter_tensors_first_then_vkdnw_densely():
+    frame = pd.DataFrame({"vkdnw_dim": [5.0, 7.0, 5.0, 7.0, 5.0], "vkdnw": [0.2, 0.1, 0.3, 0.1, 0.2]})
+    # lexicographic (dim, vkdnw): (5, .2) (7, .1) (5, .3) (7, .1) (5, .2) -> dense ranks 1 3 2 3 1
+    expected = np.log(np.array([1, 3, 2, 3, 1]) / 5)
+    assert ensemble_values(frame, "ensemble:vkdnw_single") == pytest.approx(expected)
+    agg = set(parse_ensemble("ensemble:vkdnw_agg"))
+    assert agg == {"vkdnw_dim", "vkdnw", "az_expressivity", "az_trainability", "az_complexity", "jacob_cov"}
+    with pytest.raises(GradnasError, match="without scores: az_expressivity"):
+        ensemble_values(frame, "ensemble:vkdnw_agg")

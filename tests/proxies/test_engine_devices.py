@@ -19,7 +19,7 @@ FACTORIES = {
     torch.as_tensor, torch.randn, torch.rand, torch.randint, torch.randperm, torch.linspace,
 }  # fmt: skip
 # Draws made on the CPU on purpose (then moved), so that every device gets the same random numbers.
-CPU_DRAWS = {"_crops", "zen_terms"}
+CPU_DRAWS = {"_crops", "zen_terms", "_gradient_gain"}
 SOURCE = str(Path(gradnas.__file__).parent)
 
 

@@ -9,7 +9,19 @@ from torch import nn
 from ..devices import model_device, resolve_device
 from ..errors import GradnasError
 from ..validate import check_seed
-from . import activation, cost, gradalign, gradsign, kernel, saliency  # noqa: F401  (registers proxies)
+from . import (  # noqa: F401  (registers proxies)
+    activation,
+    aznas,
+    cost,
+    gradalign,
+    gradsign,
+    kernel,
+    meco,
+    saliency,
+    swap,
+    vkdnw,
+    zico,
+)
 from .expressivity import ThinNetwork
 from .probe import Probe
 from .registry import PROXIES, NonFinite, ProxyInfo, Score, evaluate, get_proxies, proxy

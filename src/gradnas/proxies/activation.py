@@ -34,14 +34,48 @@ def naswot(probe) -> float:
 def jacob_cov(probe) -> float:
     """−Σ [log(λ + 1e-5) + 1/(λ + 1e-5)] over the eigenvalues λ of the correlation matrix of the
     per-sample input Jacobians ∂(Σ_c logit_c)/∂x_i (float64, symmetric eigensolver)."""
-    jac = probe["input_jacobian"]
+    unit = _unit_rows(probe["input_jacobian"])
+    eigenvalues = torch.linalg.eigvalsh(unit @ unit.T)
+    return -float((torch.log(eigenvalues + 1e-5) + 1 / (eigenvalues + 1e-5)).sum())
+
+
+def _unit_rows(jac: torch.Tensor) -> torch.Tensor:
+    """Each row centred and scaled to unit norm: their Gram matrix is their correlation matrix."""
     centered = jac - jac.mean(1, keepdim=True)
     norms = centered.norm(dim=1)
     if bool((norms == 0).any()):
         raise Undefined("a sample's input Jacobian is constant, so its correlation is undefined")
-    unit = centered / norms[:, None]
-    eigenvalues = torch.linalg.eigvalsh(unit @ unit.T)
-    return -float((torch.log(eigenvalues + 1e-5) + 1 / (eigenvalues + 1e-5)).sum())
+    return centered / norms[:, None]
+
+
+@proxy(
+    "epe_nas",
+    ingredients=["input_jacobian"],
+    batch_size=64,
+    paper="EPE-NAS (Lopes et al., ICANN 2021)",
+)
+def epe_nas(probe) -> float:
+    """Σ_c |Σ_ij log(|R_c,ij| + 1e-5)|, R_c the correlation matrix of class c's input Jacobians.
+
+    With more than 100 classes, each class's sum is divided by its sample count and the score is
+    Σ_c Σ_c' |s_c − s_c'| / classes (NASLib's reading of EPE-NAS, as NAS-Bench-Suite-Zero)."""
+    jac, labels = probe["input_jacobian"], probe.labels
+    many = probe.batch.num_classes > 100
+    sums = []
+    for c in torch.unique(labels):
+        rows = jac[labels == c]
+        if len(rows) == 1:  # a 1×1 correlation "matrix": 1, and NASLib skips it with many classes
+            if not many:
+                sums.append(math.log(1 + 1e-5))
+            continue
+        unit = _unit_rows(rows)
+        s = float(torch.log((unit @ unit.T).abs() + 1e-5).sum())
+        sums.append(s / len(rows) if many else s)
+    if not many:
+        return sum(abs(s) for s in sums)
+    if not sums:
+        raise Undefined("no class has two samples in the batch, so no class correlation exists")
+    return sum(abs(a - b) for a in sums for b in sums) / len(sums)
 
 
 @proxy(

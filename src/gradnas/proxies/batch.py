@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..devices import as_float64
+from ..errors import GradnasError
 from .persample import forward_checked, hooked, probe_copy, replace_batchnorm, sample_losses
 from .registry import NonFinite, non_finite
 
@@ -37,6 +38,23 @@ def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         name: (w.detach(), torch.zeros_like(w) if g is None else g.detach())
         for name, w, g in zip(probe.scored, weights, grads)
     }
+
+
+def split_gradients(probe) -> list[dict[str, torch.Tensor]]:
+    """ZiCo's mini-batches: for the first and the second half of the batch, each scored layer's
+    ∂L/∂W (float64) of that half's mean cross-entropy, each half with its own BN statistics;
+    a gradient that is None counts as zeros."""
+    if probe.n < 2:
+        raise GradnasError("zico compares the gradients of two halves of the batch, so it needs 2 samples")
+    model = probe_copy(probe.model, probe.dtype)
+    weights = _scored_weights(model, probe)
+    halves = []
+    for part in (slice(0, probe.n // 2), slice(probe.n // 2, probe.n)):
+        loss = sample_losses(forward_checked(model, probe.inputs[part]), probe.batch.y[part]).mean()
+        grads = torch.autograd.grad(loss, weights, allow_unused=True)
+        zeros = [torch.zeros_like(w) for w in weights]
+        halves.append({n: (z if g is None else g).double() for n, z, g in zip(probe.scored, zeros, grads)})
+    return halves
 
 
 def relu_kernel(probe) -> torch.Tensor:
@@ -82,7 +100,7 @@ def synflow_saliency(probe) -> dict[str, torch.Tensor]:
 def input_jacobian(probe) -> torch.Tensor:
     """Per sample: ∂(Σ_c logit_c)/∂x_i flattened, (n, C·H·W), batch-statistics BN; computed in
     the probe's dtype, returned in float64 for the fragile correlation and eigen steps."""
-    x = probe.continuous_inputs("jacob_cov").detach().requires_grad_(True)
+    x = probe.continuous_inputs("the input Jacobian (jacob_cov, epe_nas)").detach().requires_grad_(True)
     model = probe_copy(probe.model, probe.dtype)
     (grad,) = torch.autograd.grad(forward_checked(model, x).sum(), x)
     return as_float64(grad.reshape(probe.n, -1))

@@ -11,6 +11,8 @@ from __future__ import annotations
 WHERE = "NB201, 1,000 random archs (seed 0), batch 128"
 # ntk_cond and grasp are slow, so they were measured on a smaller sample.
 WHERE_SMALL = "NB201, 50 random archs (seed 0), CIFAR-10, batch 64"
+# The newest proxies, first measured on the first 100 archs of the same draw (CIFAR-10 only).
+WHERE_100 = "NB201, 100 random archs (seed 0), CIFAR-10, batch 128"
 
 # name: (CIFAR-10 ρ, CIFAR-100 ρ or None, where)
 NB201_RHO: dict[str, tuple[float, float | None, str]] = {
@@ -44,6 +46,19 @@ NB201_RHO: dict[str, tuple[float, float | None, str]] = {
     "zen": (0.325, 0.299, WHERE),
     "ntk_cond": (0.692, None, WHERE_SMALL),
     "grasp": (0.598, None, WHERE_SMALL),
+    "zico": (0.780, None, WHERE_100),
+    "meco": (0.918, None, WHERE_100),
+    "meco_opt": (0.870, None, WHERE_100),
+    "swap": (0.698, None, WHERE_100),
+    "az_expressivity": (0.721, None, WHERE_100),
+    "az_progressivity": (0.575, None, WHERE_100),
+    "az_trainability": (0.331, None, WHERE_100),
+    "az_complexity": (0.818, None, WHERE_100),
+    "vkdnw": (-0.026, None, WHERE_100),
+    "vkdnw_dim": (0.734, None, WHERE_100),
+    "epe_nas": (0.672, None, WHERE_100),
+    "l2_norm": (0.749, None, WHERE_100),
+    "plain": (-0.337, None, WHERE_100),
 }
 
 
@@ -59,3 +74,12 @@ def best_forward(k: int = 3) -> list[str]:
     """The k proxies with the highest measured CIFAR-10 ρ on the 1,000-arch sample."""
     ranked = sorted((v[0], n) for n, v in NB201_RHO.items() if v[2] == WHERE)
     return [n for _, n in ranked[::-1][:k]]
+
+
+def other_samples(quote: str = "") -> str:
+    """'ntk_cond, grasp: <sample>; ...' for the proxies measured on another sample than WHERE."""
+    groups: dict[str, list[str]] = {}
+    for name, (_, _, where) in NB201_RHO.items():
+        if where != WHERE:
+            groups.setdefault(where, []).append(f"{quote}{name}{quote}")
+    return "; ".join(f"{', '.join(names)}: {where}" for where, names in groups.items())

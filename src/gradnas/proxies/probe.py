@@ -24,9 +24,11 @@ from .batch import (
     input_jacobian,
     multiply_accumulates,
     relu_kernel,
+    split_gradients,
     synflow_saliency,
 )
 from .expressivity import ThinNetwork, ntk_gram, region_count, zen_terms
+from .features import activation_patterns, fisher_spectrum, module_correlations, stage_terms
 from .persample import (
     DEFAULT_BLOCK_BYTES,
     Block,
@@ -185,6 +187,11 @@ DIRECT = {
     "ntk_gram": ntk_gram,
     "region_count": region_count,
     "zen_terms": zen_terms,
+    "split_grads": split_gradients,
+    "module_correlations": module_correlations,
+    "activation_patterns": activation_patterns,
+    "stage_terms": stage_terms,
+    "fisher_spectrum": fisher_spectrum,
 }
 
 

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .measured import NB201_RHO, WHERE, WHERE_SMALL
+from .measured import NB201_RHO, WHERE, other_samples
 from .registry import PROXIES
 
 
@@ -22,7 +22,7 @@ def markdown() -> str:
         "Generated from the registry by `python3 docs/make_proxy_reference.py`; do not edit by hand.",
         "Every proxy is oriented so that **higher is better** unless the direction column says otherwise.",
         f"ρ: signed Spearman correlation with NAS-Bench-201 test accuracy, measured on {WHERE}",
-        f"(`ntk_cond` and `grasp`: {WHERE_SMALL}); commands and full tables in",
+        f"({other_samples('`')}); commands and full tables in",
         "[results-ranking.md](results-ranking.md). Definitions and readings: [proxies.md](proxies.md).",
         "",
         "| proxy | direction | ρ C10 | ρ C100 | labels | batch | version | inputs | paper | summary |",

@@ -60,7 +60,8 @@ INGREDIENTS = frozenset(
     {
         "sign_sum", "grad_sum", "class_gram", "class_sign_gram", "gram", "knas_columns", "sampled_columns",
         "batch_grads", "relu_kernel", "synflow_saliency", "input_jacobian", "grasp_products", "fisher_terms",
-        "macs", "ntk_gram", "region_count", "zen_terms",
+        "macs", "ntk_gram", "region_count", "zen_terms", "split_grads", "module_correlations",
+        "activation_patterns", "stage_terms", "fisher_spectrum",
     }
 )  # fmt: skip
 

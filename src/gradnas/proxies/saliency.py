@@ -3,6 +3,8 @@ ordinary (batch-statistics) BatchNorm, summed over the scored layers."""
 
 from .registry import proxy
 
+SUITE_ZERO = "NAS-Bench-Suite-Zero (Krishnakumar et al., NeurIPS 2022)"
+
 
 @proxy("grad_norm", ingredients=["batch_grads"], batch_size=64, paper="Abdelfattah et al., ICLR 2021")
 def grad_norm(probe) -> float:
@@ -14,6 +16,12 @@ def grad_norm(probe) -> float:
 def snip(probe) -> float:
     """Σ |W ⊙ ∂L/∂W| over scored weights (SNIP connection sensitivity, Lee et al. 2019)."""
     return sum(float((w * g).abs().sum()) for w, g in probe["batch_grads"].values())
+
+
+@proxy("plain", ingredients=["batch_grads"], batch_size=64, paper=SUITE_ZERO)
+def plain(probe) -> float:
+    """Σ W ⊙ ∂L/∂W over scored weights, signed (NAS-Bench-Suite-Zero's `plain`, from NASLib)."""
+    return sum(float((w * g).sum()) for w, g in probe["batch_grads"].values())
 
 
 @proxy(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..devices import DEFAULT_DEVICE
 from ..errors import GradnasError
-from ..evaluate.ensemble import PREFIX, ensemble_scores, parse_ensemble
+from ..evaluate.ensemble import PREFIX, ensemble_values, parse_ensemble
 from ..proxies import get_proxies
 from ..run.store import Store
 from ..run.tables import fill_store
@@ -96,7 +96,7 @@ class StoredScores:
         self._fill(archs)
         frame = pd.DataFrame({m: [self.values[m][a] for a in archs] for m in self.members})
         if len(self.members) > 1:
-            values = ensemble_scores(frame, self.members, self.directions)
+            values = ensemble_values(frame, self.name, self.directions)
         else:
             (name,) = self.members
             values = frame[name].to_numpy(dtype=np.float64) * (1 if self.directions[name] else -1)
