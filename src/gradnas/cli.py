@@ -129,6 +129,11 @@ def _workers(text: str) -> int | str:
     return text if text == "auto" else _count(text)
 
 
+def _labels(text: str) -> int | str:
+    """A count of labels to draw, or the path of a CSV of them."""
+    return int(text) if text.strip().isdigit() else text
+
+
 def _archs_count(text: str) -> int | str:
     return text if text == "all" else _count(text)
 
@@ -322,12 +327,20 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="rank a space from a few labelled archs and their proxy scores")
     p.add_argument(
         "--scores",
-        required=True,
+        default=None,
         metavar="SOURCE",
-        help="table:SPACE/DATASET (shipped table), a correlate folder (or its copy), or a Suite-Zero .json",
+        help="a correlate folder (or its copy), a Suite-Zero .json, or table:SPACE/DATASET (default: the "
+        "shipped table of --space and --dataset)",
     )
-    p.add_argument("--k", type=_count, default=20, help="labelled archs drawn with --seed (default: 20)")
-    p.add_argument("--labels", default=None, metavar="FILE.csv", help="arch,accuracy CSV instead of --k")
+    p.add_argument("--space", default="nb201", help="space of the shipped table (default: nb201)")
+    p.add_argument("--dataset", default="cifar10", help="probe dataset of that table (default: cifar10)")
+    p.add_argument(
+        "--labels",
+        type=_labels,
+        default=20,
+        metavar="K|FILE.csv",
+        help="K labelled archs drawn with --seed, or an arch,accuracy CSV (default: 20)",
+    )
     p.add_argument("--seed", type=_seed, default=0, help="seeds the label draw and the model (default: 0)")
     features = p.add_mutually_exclusive_group()
     features.add_argument("--proxies", type=_names, default=None, help="comma-separated (default: all)")

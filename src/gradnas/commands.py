@@ -416,14 +416,15 @@ def predict(args) -> None:
     from . import predict as predictor
     from .outdir import atomic, make_dir
 
+    scores = args.scores or f"table:{args.space}/{args.dataset}"
     source = predictor.open_source(
-        args.scores, benchmark=args.benchmark, target=args.target, metric=args.metric, data_dir=args.data_dir
+        scores, benchmark=args.benchmark, target=args.target, metric=args.metric, data_dir=args.data_dir
     )
     source.check_probe(batch_size=args.batch_size, seed=args.probe_seed)
-    if args.labels:
+    if isinstance(args.labels, str):
         labels = predictor.read_labels(args.labels, source.space)
     else:
-        labels = predictor.draw_labels(source, args.k, args.seed)
+        labels = predictor.draw_labels(source, args.labels, args.seed)
     proxies = [] if args.no_proxies else args.proxies
     frame = predictor.fit(source, labels, proxies=proxies, encoding=not args.no_encoding, seed=args.seed)
     if args.out:

@@ -256,7 +256,8 @@ def test_a_shipped_table_with_nb201_truth(shipped):
 
 def test_cli_end_to_end_on_a_tiny_table(shipped, tmp_path, capsys):
     out = tmp_path / "pred"
-    args = ["predict", "--scores", "table:nb201/digits", "--target", "cifar10", "--k", "10", "--seed", "2"]
+    args = ["predict", "--space", "nb201", "--dataset", "digits", "--target", "cifar10", "--labels", "10"]
+    args += ["--seed", "2"]
     assert main([*args, "--out", str(out), "--top", "3", "--batch-size", "16"]) == 0
     printed = capsys.readouterr().out
     frame = pd.read_csv(out / "predictions.csv", keep_default_na=False)  # imputed: "" where none
@@ -273,7 +274,7 @@ def test_cli_end_to_end_on_a_tiny_table(shipped, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--k", "4"], "int >= 5, got 4"),
+        (["--labels", "4"], "int >= 5, got 4"),
         (["--batch-size", "64"], "batch_size 16 there, 64 asked"),
         (["--proxies", "params,zen"], "no scores of zen"),
     ],
