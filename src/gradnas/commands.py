@@ -358,7 +358,8 @@ def train(args) -> None:
     how = "reused from the store" if reused else f"{result.seconds:.1f} s of training"
     print(
         f"{job.arch}: validation accuracy {result.val_accuracy:.2f}%, test accuracy "
-        f"{result.test_accuracy:.2f}% after {result.epochs} epochs ({how}; stored in {args.out})"
+        f"{result.test_accuracy:.2f}% after {result.epochs} epoch{'s' * (result.epochs != 1)} ({how}; "
+        f"stored in {args.out})"
     )
 
 
