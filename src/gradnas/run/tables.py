@@ -17,6 +17,7 @@ import json
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -56,10 +57,11 @@ def probe_fingerprint(spec: ProbeSpec) -> str:
 
 @dataclass(frozen=True)
 class ScoreTable:
-    """One table: its provenance and its tidy rows (see the module docstring)."""
+    """One table: its provenance, and its tidy rows (see the module docstring), read from `path`
+    only when first asked for, so a run whose probe the table does not serve never loads them."""
 
     provenance: dict
-    rows: pd.DataFrame
+    path: Path
 
     @classmethod
     def read(cls, space: str, dataset: str, directory: Path | None = None) -> ScoreTable | None:
@@ -70,10 +72,16 @@ class ScoreTable:
             return None
         try:
             provenance = json.loads(meta.read_text(encoding="utf-8"))
-            rows = pd.read_parquet(meta.with_suffix(".parquet"), columns=list(COLUMNS))
         except (OSError, ValueError) as err:
-            raise GradnasError(f"score table {meta.with_suffix('.parquet')} cannot be read: {err}") from None
-        return cls(provenance, rows)
+            raise GradnasError(f"score table provenance {meta} cannot be read: {err}") from None
+        return cls(provenance, meta.with_suffix(".parquet"))
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        try:
+            return pd.read_parquet(self.path, columns=list(COLUMNS))
+        except (OSError, ValueError) as err:
+            raise GradnasError(f"score table {self.path} cannot be read: {err}") from None
 
     def serves(self, space: str, spec: ProbeSpec) -> bool:
         """Whether this table's scores are the ones `spec` would compute on `space` (same probe
