@@ -223,3 +223,12 @@ def test_vkdnw_on_two_coordinates_of_a_two_layer_linear_net():
     got = score(fixed_linear(W, w2), batch(X, Y), ["vkdnw", "vkdnw_dim"], dtype=torch.float64)
     assert got["vkdnw"].value == pytest.approx(-(q * np.log(q)).sum(), rel=1e-8)
     assert got["vkdnw_dim"].value == 2.0
+
+
+def test_distinct_rows_are_torch_uniques_rows_in_the_same_order():
+    from gradnas.proxies.features import _distinct_rows
+
+    generator = torch.Generator().manual_seed(0)
+    for words in (1, 2, 3):
+        rows = torch.randint(0, 4, (500, words), generator=generator)  # small range: many repeats
+        assert torch.equal(_distinct_rows(rows), torch.unique(rows, dim=0))

@@ -18,6 +18,7 @@ from gradnas.errors import unknown_choice
 from gradnas.spaces.darts_ops import FactorizedReduce, StridedZero, bn, dil_conv, relu_conv_bn, sep_conv
 from gradnas.spaces.nb301 import CONCAT, DEPTH, WIDTH
 from gradnas.spaces.nds import NDSArch
+from gradnas.spaces.pooling import AvgPool2d, MaxPool2d
 from gradnas.validate import positive_int
 
 DARTS_OPS: tuple[str, ...] = (
@@ -40,9 +41,9 @@ def make_darts_op(name: str, channels: int, stride: int) -> nn.Module:
     if name == "none":
         return StridedZero(stride)
     if name == "max_pool_3x3":
-        return nn.Sequential(nn.MaxPool2d(3, stride, padding=1), bn(channels))
+        return nn.Sequential(MaxPool2d(3, stride, padding=1), bn(channels))
     if name == "avg_pool_3x3":
-        return nn.Sequential(nn.AvgPool2d(3, stride, padding=1, count_include_pad=False), bn(channels))
+        return nn.Sequential(AvgPool2d(3, stride, padding=1, count_include_pad=False), bn(channels))
     if name == "skip_connect":
         return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels)
     if name in ("sep_conv_3x3", "sep_conv_5x5"):

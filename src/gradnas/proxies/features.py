@@ -74,6 +74,18 @@ def _packed(codes: torch.Tensor) -> torch.Tensor:
     return (padded.T.reshape(d, words, PATTERN_WORD) * bits).sum(2)
 
 
+def _distinct_rows(rows: torch.Tensor) -> torch.Tensor:
+    """The distinct rows of an integer matrix in lexicographic order, as `torch.unique(rows, dim=0)`
+    gives them, but by one stable sort per column (over ten times faster for SWAP's patterns)."""
+    order = torch.arange(len(rows), device=rows.device)
+    for column in reversed(range(rows.shape[1])):
+        order = order[torch.sort(rows[order, column], stable=True).indices]
+    ordered = rows[order]
+    first = torch.ones(len(ordered), dtype=torch.bool, device=rows.device)
+    first[1:] = (ordered[1:] != ordered[:-1]).any(1)
+    return ordered[first]
+
+
 def activation_patterns(probe) -> int:
     """SWAP: the number of distinct sample-wise patterns, i.e. distinct columns of the (n, units)
     on/off matrix of every nn.ReLU whose input is 4-d (its output > 0), over all such ReLUs."""
@@ -83,13 +95,13 @@ def activation_patterns(probe) -> int:
     def hook(module, inputs, output):
         if inputs[0].dim() == 4:
             on = _finite(output.detach(), "a ReLU's output").reshape(len(output), -1) > 0
-            patterns.append(torch.unique(_packed(on), dim=0))
+            patterns.append(_distinct_rows(_packed(on)))
 
     with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], hook), torch.no_grad():
         forward_checked(model, probe.inputs)
     if not patterns:
         raise GradnasError("swap needs nn.ReLU modules on 4-d feature maps, and the model has none")
-    return len(torch.unique(torch.cat(patterns), dim=0))
+    return len(_distinct_rows(torch.cat(patterns)))
 
 
 def stage_features(model: nn.Module) -> list[nn.Module]:

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.errors import GradnasError
+from gradnas.spaces.pooling import MaxPool2d
 
 
 def conv_bn_relu(c_in: int, c_out: int, k: int) -> nn.Sequential:
@@ -52,7 +53,7 @@ def make_op(name: str, channels: int) -> nn.Module:
         return conv_bn_relu(channels, channels, 3)
     if name == "conv1x1-bn-relu":
         return conv_bn_relu(channels, channels, 1)
-    return nn.MaxPool2d(3, stride=1, padding=1)  # maxpool3x3: names are checked by NB101Arch
+    return MaxPool2d(3, stride=1, padding=1)  # maxpool3x3: names are checked by NB101Arch
 
 
 class NB101Cell(nn.Module):
@@ -100,7 +101,7 @@ class NB101Network(nn.Module):
         for stack in range(stacks):
             c_out = c if stack == 0 else 2 * c
             if stack:
-                layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))  # TF 'same' on odd sizes
+                layers.append(MaxPool2d(2, stride=2, ceil_mode=True))  # TF 'same' on odd sizes
             for _ in range(cells_per_stack):
                 layers.append(NB101Cell(matrix, op_names, c, c_out))
                 c = c_out

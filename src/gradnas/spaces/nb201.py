@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.errors import GradnasError, unknown_choice
+from gradnas.spaces.pooling import AvgPool2d
 from gradnas.validate import check_rng, image_shape, int_literal, positive_int
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -182,7 +183,7 @@ def make_op(name: str, channels: int, affine: bool = True, track: bool = True) -
     if name == "nor_conv_3x3":
         return relu_conv_bn(channels, channels, 3, affine=affine, track=track)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise unknown_choice("NB201 op", name, OPS)
 
 
@@ -218,7 +219,7 @@ class ResidualReduction(nn.Module):
         self.conv_a = relu_conv_bn(c_in, c_out, 3, stride=2, track=track)
         self.conv_b = relu_conv_bn(c_out, c_out, 3, track=track)
         self.shortcut = nn.Sequential(
-            nn.AvgPool2d(2, stride=2, padding=0, ceil_mode=True),
+            AvgPool2d(2, stride=2, padding=0, ceil_mode=True),
             nn.Conv2d(c_in, c_out, 1, bias=False),
         )
 

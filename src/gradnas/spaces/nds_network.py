@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from gradnas.spaces.darts_ops import FactorizedReduce, StridedZero, bn, dil_conv, relu_conv_bn, sep_conv
+from gradnas.spaces.pooling import AvgPool2d, MaxPool2d
 
 if TYPE_CHECKING:
     from gradnas.spaces.nds import NDSArch, Pair
@@ -33,10 +34,10 @@ def _conv_1xk_kx1(channels: int, k: int, stride: int, affine: bool) -> nn.Sequen
 OPS: dict[str, Callable[[int, int, bool], nn.Module]] = {
     "none": lambda c, s, a: StridedZero(s),
     "skip_connect": lambda c, s, a: nn.Identity() if s == 1 else FactorizedReduce(c, c, affine=a),
-    "avg_pool_3x3": lambda c, s, a: nn.AvgPool2d(3, s, 1, count_include_pad=False),
-    "max_pool_3x3": lambda c, s, a: nn.MaxPool2d(3, s, 1),
-    "max_pool_5x5": lambda c, s, a: nn.MaxPool2d(5, s, 2),
-    "max_pool_7x7": lambda c, s, a: nn.MaxPool2d(7, s, 3),
+    "avg_pool_3x3": lambda c, s, a: AvgPool2d(3, s, 1, count_include_pad=False),
+    "max_pool_3x3": lambda c, s, a: MaxPool2d(3, s, 1),
+    "max_pool_5x5": lambda c, s, a: MaxPool2d(5, s, 2),
+    "max_pool_7x7": lambda c, s, a: MaxPool2d(7, s, 3),
     "conv_1x1": lambda c, s, a: relu_conv_bn(c, c, 1, s, affine=a),
     "conv_3x3": lambda c, s, a: relu_conv_bn(c, c, 3, s, affine=a),
     "conv_3x1_1x3": lambda c, s, a: _conv_1xk_kx1(c, 3, s, a),
