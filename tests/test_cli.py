@@ -41,6 +41,22 @@ def test_rank_on_digits_prints_the_table_and_writes_csv(tmp_path, capsys):
     assert pd.read_csv(out).drop(columns="seconds").equals(frame.drop(columns="seconds"))
 
 
+def test_rank_on_nb201_sorts_by_the_default_ensemble_and_scores_its_members(tmp_path, capsys):
+    out = tmp_path / "rank.csv"
+    args = ["rank", "--archs", "5", "--dataset", "digits", "--batch-size", "16", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "top 5 of 5 nb201 archs by ensemble:default (digits, batch 16, seed 0)" in printed
+    assert "--ensemble ensemble:default" in printed  # the next command measures the same ranker
+    frame = pd.read_csv(out)
+    members = ["jacob_cov", "gradsign", "meco"]
+    assert set(members) <= set(frame.columns) and "naswot" not in frame.columns
+    assert frame["ensemble:default"].is_monotonic_decreasing
+    # a named proxy list without --sort-by keeps ranking by its first proxy
+    assert main([*args, "--proxies", "synflow"]) == 0
+    assert "by synflow" in capsys.readouterr().out and "ensemble:default" not in pd.read_csv(out)
+
+
 def test_score_json_on_digits_has_the_forward_readings_by_default(capsys):
     assert main(["score", "--arch", ARCH, "--dataset", "digits", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

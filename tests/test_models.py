@@ -103,3 +103,16 @@ def test_cli_ranks_models_from_a_file(factory_file, capsys):
     assert out.index(":wide") < out.index(":deep") < out.index(":small")
     assert main(["rank", "--models", f"{factory_file}:not_a_model", "--dataset", "digits"]) == 2
     assert "returned int" in capsys.readouterr().err
+
+
+def test_rank_by_an_ensemble_orders_by_its_members_mean_rank_percentile(factory_file):
+    batch = gradnas.probe_batch("digits", batch_size=32, seed=0)
+    candidates = {name: load_factory(f"{factory_file}:{name}") for name in ("small", "wide", "deep")}
+    frame = gradnas.rank(candidates, batch, ["params", "gradsign"], sort_by="ensemble:params+gradsign")
+    by_params = frame.set_index("model")["params"].rank() / 3
+    by_gradsign = frame.set_index("model")["gradsign"].rank() / 3
+    expected = ((by_params + by_gradsign) / 2).sort_values(ascending=False, kind="stable")
+    assert frame["model"].tolist() == expected.index.tolist()
+    assert frame["ensemble:params+gradsign"].tolist() == pytest.approx(expected.tolist())
+    with pytest.raises(GradnasError, match="cannot sort by ensemble:params\\+synflow: its members synflow"):
+        gradnas.rank(candidates, batch, ["params", "gradsign"], sort_by="ensemble:params+synflow")

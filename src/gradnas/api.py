@@ -14,6 +14,7 @@ import torch
 from .data import ProbeBatch
 from .devices import DEFAULT_DEVICE, resolve_device
 from .errors import GradnasError
+from .evaluate.ensemble import PREFIX, ensemble_values, parse_ensemble
 from .models import Candidate, build_candidate
 from .proxies import get_proxies, score
 from .run.executor import execute
@@ -40,8 +41,9 @@ def rank_archs(
     device: str | torch.device = DEFAULT_DEVICE,
 ) -> pd.DataFrame:
     """Score every architecture (one per-sample pass each) and sort, best first by `sort_by`
-    (default: the first proxy). NaN scores sort last; their reasons are in `<proxy>_reason`.
-    `workers`: processes (or "auto": one per core, or per GPU; see gradnas.run.executor)."""
+    (default: the first proxy; an ensemble of them, e.g. "ensemble:default", also sorts). NaN
+    scores sort last; their reasons are in `<proxy>_reason`. `workers`: processes (or "auto": one
+    per core, or per GPU; see gradnas.run.executor)."""
     check_sort_key(proxies, sort_by)
     stream = score_archs(archs, proxies, spec, space=space, workers=workers, progress=progress, device=device)
     rows = list(stream)
@@ -117,9 +119,24 @@ def rank(
 
 
 def check_sort_key(proxies: list[str], sort_by: str | None) -> None:
+    """A sort key is one of the proxies scored, or an ensemble (`ensemble:a+b`, a named one)
+    whose members all are (see `with_members`)."""
     names = [i.name for i in get_proxies(proxies)]
-    if (sort_by or names[0]) not in names:
+    key = sort_by or names[0]
+    if key.startswith(PREFIX):
+        missing = [m for m in parse_ensemble(key) if m not in names]
+        if missing:
+            raise GradnasError(f"cannot sort by {key}: its members {', '.join(missing)} are not scored")
+    elif key not in names:
         raise GradnasError(f"cannot sort by {sort_by!r}: it is not among the proxies scored")
+
+
+def with_members(proxies: list[str], sort_by: str | None) -> list[str]:
+    """The proxies to score for ranking by `sort_by`: those asked for, then any member of an
+    ensemble key not among them."""
+    if not sort_by or not sort_by.startswith(PREFIX):
+        return list(proxies)
+    return [*proxies, *(m for m in parse_ensemble(sort_by) if m not in proxies)]
 
 
 def _score_columns(scores) -> dict:
@@ -131,9 +148,15 @@ def _score_columns(scores) -> dict:
 
 
 def _ranked(frame: pd.DataFrame, proxies: list[str], sort_by: str | None) -> pd.DataFrame:
-    """Best first by `sort_by` (default: the first proxy), NaN last, ties in input order."""
+    """Best first by `sort_by` (default: the first proxy), NaN last, ties in input order. An
+    ensemble key adds its column: the members' aggregated ranks within these rows."""
     key = sort_by or proxies[0]
-    ascending = not get_proxies([key])[0].higher_is_better
+    if key.startswith(PREFIX):
+        directions = {i.name: i.higher_is_better for i in get_proxies(list(parse_ensemble(key)))}
+        frame = frame.assign(**{key: ensemble_values(frame, key, directions)})
+        ascending = False
+    else:
+        ascending = not get_proxies([key])[0].higher_is_better
     frame = frame.sort_values(key, ascending=ascending, na_position="last", kind="stable")
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)

@@ -209,10 +209,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--proxies",
         type=_names,
-        default=MAIN_PROXIES,
-        help=f"comma-separated (default: {','.join(MAIN_PROXIES)}, the best measured on NB201)",
+        default=None,
+        help=f"comma-separated (default: the --sort-by ensemble's members, else {','.join(MAIN_PROXIES)})",
     )
-    p.add_argument("--sort-by", default=None, help="proxy to rank by (default: the first)")
+    p.add_argument(
+        "--sort-by",
+        default=None,
+        help="proxy or ensemble:A+B to rank by; its members are scored too (default: on nb201 without "
+        "--models, ensemble:default, the best measured there; else the first proxy)",
+    )
     p.add_argument("--top", type=_count, default=10, help="rows to print (default: 10)")
     p.add_argument("--out", default=None, help="write every row as CSV here (on Ctrl-C: the finished ones)")
     p.add_argument("--json", action="store_true", help="print every row as JSON (NaN as null, with reasons)")
@@ -267,7 +272,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="run searches on a simulated clock (NB201 table lookups)")
     p.add_argument("--algo", type=_names, required=True, help=f"comma-separated: {', '.join(ALGORITHMS)}")
     p.add_argument(
-        "--assist", default=None, help="screening proxy or ensemble:A+B (G-variants, knas, select)"
+        "--assist",
+        default=None,
+        help="screening proxy or ensemble:A+B (G-variants, knas, select; select on nb201 "
+        "defaults to ensemble:default)",
     )
     p.add_argument(
         "--budget", type=_budget, default=12000.0, help="simulated seconds, or 'none' (default: 12000)"

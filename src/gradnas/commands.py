@@ -20,9 +20,11 @@ import pandas as pd
 
 from . import api, correlate, search
 from .benchmarks import load_benchmark
+from .cli import MAIN_PROXIES
 from .darts.run import config_from, run_darts
 from .devices import parse_device, resolve_device
 from .errors import GradnasError
+from .evaluate.ensemble import DEFAULT_RANKERS, PREFIX
 from .models import load_factory
 from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
 from .proxies.measured import WHERE, other_samples, rho_text
@@ -150,7 +152,17 @@ def _write_csv(frame: pd.DataFrame, path: str) -> None:
     frame.to_csv(path, index=False)
 
 
+def _rank_defaults(args) -> None:
+    """Without --proxies or --sort-by, rank by the space's default ranker (NB201: ensemble:default)
+    else by MAIN_PROXIES; the members of an ensemble key are always scored."""
+    if args.sort_by is None and args.proxies is None and not args.models:
+        args.sort_by = DEFAULT_RANKERS.get(args.space)
+    ensemble_key = (args.sort_by or "").startswith(PREFIX)
+    args.proxies = api.with_members(args.proxies or ([] if ensemble_key else MAIN_PROXIES), args.sort_by)
+
+
 def rank(args) -> None:
+    _rank_defaults(args)
     threads = use_threads(args.threads)
     api.check_sort_key(args.proxies, args.sort_by)  # before any scoring
     if args.out:
@@ -165,7 +177,7 @@ def rank(args) -> None:
         print(json.dumps(records, indent=2))
         return
     key = args.sort_by or args.proxies[0]
-    shown = frame.head(args.top)[["rank", frame.columns[1], *args.proxies]]
+    shown = frame.head(args.top)[["rank", frame.columns[1], *dict.fromkeys([key, *args.proxies])]]
     print(
         f"top {len(shown)} of {len(frame)} {what} by {key} ({spec.dataset}, batch {spec.batch_size}, "
         f"seed {spec.seed}); {_directions(args.proxies)}:"
@@ -193,7 +205,8 @@ def _next_command(args, spec: ProbeSpec) -> str:
     return (
         f"gradnas correlate --space nb201 --dataset {spec.dataset} --archs {args.archs} "
         f"--batch-size {spec.batch_size} --proxies {','.join(args.proxies)} --seed {spec.seed} "
-        f"--out results/nb201-{spec.dataset}   # how well these scores predict trained accuracy"
+        + (f"--ensemble {args.sort_by} " if (args.sort_by or "").startswith(PREFIX) else "")
+        + f"--out results/nb201-{spec.dataset}   # how well these scores predict trained accuracy"
     )
 
 
@@ -274,6 +287,7 @@ def search_(args) -> None:
         max_evals=args.max_evals,
         cost=args.cost,
         assist=args.assist,
+        select_by=DEFAULT_RANKERS.get(args.space),
         pool=args.pool,
         charge_proxy=args.charge_proxy,
         runs=args.runs,

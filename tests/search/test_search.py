@@ -398,3 +398,12 @@ def test_cli_search_switches_label_the_campaigns(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "s")]) == 0
     labels = pd.read_csv(tmp_path / "s" / "summary.csv").iloc[:, 0].tolist()
     assert labels == ["REA mutation=node", "REINFORCE lr=0.001"]
+
+
+def test_selection_takes_the_spaces_default_ranker_and_nothing_else_does():
+    from gradnas.search import expand
+
+    configs = expand(["rs", "select"], select_by="ensemble:default", runs=1)
+    assert {c.algo: c.assist for c in configs} == {"rs": None, "select": "ensemble:default"}
+    named = expand(["select"], select_by="ensemble:default", assist="gradsign", runs=1)
+    assert [c.assist for c in named] == ["gradsign"]

@@ -9,7 +9,9 @@ Names read `ensemble:gradsign+naswot+synflow`, with optional weights `ensemble:g
 a member written with `-` instead of `+` (`ensemble:params+jacob_cov-fisher`) is *reversed*: its
 lower scores rank higher, against its registered orientation. Reversal is always spelled out in
 the name, never applied silently. `NAMED` holds the recommended ensemble of each search space,
-chosen on one half of its architectures and reported on the other (see the README's results).
+chosen on one half of its architectures and reported on the other (see the README's results);
+`ensemble:default`, chosen on NAS-Bench-201 CIFAR-10, is what `rank` and `select` rank NB201 by
+unless told otherwise (`DEFAULT_RANKERS`).
 
 `RULES` holds the published non-linear aggregations, which sum log rank fractions instead:
 `ensemble:az_nas` (AZ-NAS), `ensemble:vkdnw_single` and `ensemble:vkdnw_agg` (VKDNW).
@@ -32,11 +34,15 @@ PREFIX = "ensemble:"
 NAMED: Registry[str] = Registry(
     "named ensemble",
     {
+        "ensemble:default": "ensemble:jacob_cov+gradsign+meco",
         "ensemble:nb201": "ensemble:gradalign_1_sign_raw+gradalign_2_sign_diverse+jacob_cov",
         "ensemble:nb101": "ensemble:params-jacob_cov-mgm",
         "ensemble:nb301": "ensemble:params+naswot-grad_norm",
     },
 )
+
+# the ranker `rank` and the `select` search use on a space when none is named
+DEFAULT_RANKERS = {"nb201": "ensemble:default"}
 
 
 @dataclass(frozen=True)

@@ -257,18 +257,28 @@ def _folder(config: SearchConfig) -> str:
 
 
 def expand(
-    algos: list[str], *, ks=(40,), ms=(100,), ns=(100,), options: dict | None = None, **common
+    algos: list[str],
+    *,
+    ks=(40,),
+    ms=(100,),
+    ns=(100,),
+    options: dict | None = None,
+    select_by: str | None = None,
+    **common,
 ) -> list[SearchConfig]:
     """One configuration per algorithm, and per value of its own options (k and m for KNAS, n
     for selection from N), sharing everything else; `options` maps an algorithm to more of its
-    keyword arguments (e.g. {"rea": {"mutation": "node"}})."""
+    keyword arguments (e.g. {"rea": {"mutation": "node"}}); `select_by` is selection's ranker
+    when no `assist` is given (the space's default ranker)."""
     configs = []
     for algo in algos:
+        own = dict(common)
         if algo == "knas":
             grid = [{"k": k, "m": m} for m in ms for k in ks]
         elif algo == "select":
             grid = [{"n": n} for n in ns]
+            own["assist"] = own.get("assist") or select_by
         else:
             grid = [dict((options or {}).get(algo, {}))]
-        configs.extend(SearchConfig(algo, options=options, **common) for options in grid)
+        configs.extend(SearchConfig(algo, options=options, **own) for options in grid)
     return configs
