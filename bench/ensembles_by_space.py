@@ -25,7 +25,7 @@ import argparse
 import itertools
 import shlex
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ from scipy.stats import kendalltau, spearmanr
 from gradnas.benchmarks import load_benchmark
 from gradnas.benchmarks.suite_zero import gradnas_name
 from gradnas.correlate import COPY_FILE, STUDY_FILE, Study, study_scores
-from gradnas.evaluate.ensemble import ensemble_scores
+from gradnas.evaluate.ensemble import LogRankRule, ensemble_scores
 from gradnas.proxies import PROXIES
 
 
@@ -103,6 +103,33 @@ def rho(frame: pd.DataFrame, members: tuple[str, ...], signs: dict[str, float]) 
     return spearmanr(ensemble_scores(frame, weights, directions), frame["accuracy"])[0]
 
 
+def weighted_rho(frame: pd.DataFrame, weights: Counter, signs: dict[str, float], aggregate: str) -> float:
+    """ρ of the weighted ensemble: mean rank percentile (`mean`, members oriented by `signs`) or
+    AZ-NAS's sum of log rank fractions (`logrank`, forward members only), as gradnas computes them."""
+    directions = {m: PROXIES[m].higher_is_better for m in weights}
+    if aggregate == "mean":
+        values = ensemble_scores(frame, {m: w * signs[m] for m, w in weights.items()}, directions)
+    else:
+        terms = tuple((m,) for m, w in weights.items() for _ in range(w))
+        values = LogRankRule(terms).scores(frame, directions)
+    return spearmanr(values, frame["accuracy"])[0]
+
+
+def greedy(select: pd.DataFrame, proxies: list[str], signs: dict[str, float], aggregate: str, steps: int):
+    """Forward selection on the selection half: each step adds one unit of weight to the member
+    that raises ρ most (a new member or one already in), until a step gains less than 0.001."""
+    pool = [m for m in proxies if aggregate == "mean" or signs[m] > 0]
+    weights: Counter = Counter()
+    best = -np.inf
+    for _ in range(steps):
+        value, member = max((weighted_rho(select, weights + Counter([m]), signs, aggregate), m) for m in pool)
+        if value < best + 0.001:
+            break
+        weights[member] += 1
+        best = value
+    return weights
+
+
 def halves(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     first = np.random.default_rng(seed).permutation(len(frame)) < len(frame) // 2
     return frame[first].reset_index(drop=True), frame[~first].reset_index(drop=True)
@@ -124,6 +151,9 @@ def main() -> None:
     parser.add_argument("--max-members", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top", type=int, default=5)
+    parser.add_argument(
+        "--greedy", type=int, default=0, metavar="STEPS", help="also forward selection of weighted members"
+    )
     parser.add_argument("--save", type=Path, help="also keep each study compactly under SAVE/<its name>")
     args = parser.parse_args()
     print("$ python " + shlex.join(sys.argv))
@@ -152,6 +182,11 @@ def main() -> None:
         for combo in ranked[: args.top] + [("params",)]:
             chosen, held_out = rho(select, combo, signs), rho(held, combo, signs)
             print(f"| `{ensemble_name(combo, signs)}` | {chosen:.3f} | {held_out:.3f} |")
+        for aggregate in ("mean", "logrank") if args.greedy else ():
+            weights = greedy(select, proxies, signs, aggregate, args.greedy)
+            chosen = weighted_rho(select, weights, signs, aggregate)
+            held_out = weighted_rho(held, weights, signs, aggregate)
+            print(f"| greedy {aggregate}: {dict(weights)} | {chosen:.3f} | {held_out:.3f} |")
     if len(data) > 1:
         agreed = [m for m in common if len({d[3][m] for d in data.values()}) == 1]
         combos = [c for k in range(1, args.max_members + 1) for c in itertools.combinations(agreed, k)]
