@@ -27,17 +27,39 @@ def _batch_loss(model: nn.Module, probe) -> torch.Tensor:
     return sample_losses(forward_checked(model, probe.inputs), probe.labels).mean()
 
 
-def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Per scored layer: (weight, ∂L/∂weight) for the mean cross-entropy of the whole batch;
-    a gradient that is None counts as zeros."""
+def _batch_backward(probe) -> tuple[dict, list]:
+    """One forward and backward of the batch's mean cross-entropy through a train-mode copy, for
+    both `batch_gradients` (∂L/∂W of every scored layer) and `fisher_terms` (∂L/∂a of every
+    Conv2d/Linear output a): one backward gives both, bit-identical to taking them apart."""
     model = probe_copy(probe.model, probe.dtype)
     weights = _scored_weights(model, probe)
-    loss = _batch_loss(model, probe)
-    grads = torch.autograd.grad(loss, weights, allow_unused=True)
-    return {
+    calls: list[tuple[nn.Module, torch.Tensor]] = []
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with hooked(layers, lambda module, inputs, output: calls.append((module, output))):
+        loss = _batch_loss(model, probe)
+    grads = torch.autograd.grad(loss, [*weights, *(a for _, a in calls)], allow_unused=True)
+    by_weight = {
         name: (w.detach(), torch.zeros_like(w) if g is None else g.detach())
         for name, w, g in zip(probe.scored, weights, grads)
     }
+    return by_weight, [_fisher_term(module, a, g) for (module, a), g in zip(calls, grads[len(weights) :])]
+
+
+def _fisher_term(module: nn.Module, a: torch.Tensor, g: torch.Tensor | None) -> tuple[torch.Tensor, int]:
+    n = a.shape[0]
+    if g is None:
+        s = a.new_zeros(n, 1)
+    elif isinstance(module, nn.Conv2d):  # channels second, positions after
+        s = (a * g).reshape(n, a.shape[1], -1).sum(2)
+    else:  # Linear: features last
+        s = (a * g).reshape(n, -1, a.shape[-1]).sum(1)
+    return 0.5 * s.detach().square().mean(0), module.weight[0].numel()
+
+
+def batch_gradients(probe) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per scored layer: (weight, ∂L/∂weight) for the mean cross-entropy of the whole batch;
+    a gradient that is None counts as zeros."""
+    return probe.shared_pass("batch_backward", _batch_backward)[0]
 
 
 def split_gradients(probe) -> list[dict[str, torch.Tensor]]:
@@ -125,23 +147,7 @@ def grasp_products(probe) -> dict[str, torch.Tensor]:
 def fisher_terms(probe) -> list[tuple[torch.Tensor, int]]:
     """Per Conv2d/Linear call: (F_k, fan_in), F_k = ½ mean_n (Σ_positions a·∂L/∂a)² for its
     output channels k, a the layer's output (before any norm), batch-statistics BN."""
-    model = probe_copy(probe.model, probe.dtype)
-    calls: list[tuple[nn.Module, torch.Tensor]] = []
-    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    with hooked(layers, lambda module, inputs, output: calls.append((module, output))):
-        loss = _batch_loss(model, probe)
-    grads = torch.autograd.grad(loss, [a for _, a in calls], allow_unused=True)
-    terms = []
-    for (module, a), g in zip(calls, grads):
-        n = a.shape[0]
-        if g is None:
-            s = a.new_zeros(n, 1)
-        elif isinstance(module, nn.Conv2d):  # channels second, positions after
-            s = (a * g).reshape(n, a.shape[1], -1).sum(2)
-        else:  # Linear: features last
-            s = (a * g).reshape(n, -1, a.shape[-1]).sum(1)
-        terms.append((0.5 * s.detach().square().mean(0), module.weight[0].numel()))
-    return terms
+    return probe.shared_pass("batch_backward", _batch_backward)[1]
 
 
 def multiply_accumulates(probe) -> float:

@@ -8,7 +8,7 @@ the matrix's column blocks, so nine proxies cost about what one does.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -238,6 +238,7 @@ class Probe:
         self._cache: dict[str, object] = {}
         self.failed: dict[str, GradnasError] = {}  # ingredient -> why this model does not allow it
         self._declared: tuple[str, ...] | None = None  # while a proxy runs: what it declared
+        self._passes: dict[str, object] = {}
 
     @contextmanager
     def reading(self, info) -> Iterator[None]:
@@ -267,6 +268,13 @@ class Probe:
                 f"{what} needs continuous inputs; token ids cannot be differentiated or perturbed"
             )
         return self.inputs
+
+    def shared_pass(self, name: str, compute: Callable[[Probe], object]) -> object:
+        """The result of a pass several ingredients are read from (say the gradients of one
+        backward, taken with respect to both weights and activations), computed once."""
+        if name not in self._passes:
+            self._passes[name] = compute(self)
+        return self._passes[name]
 
     def require(self, *names: str) -> None:
         """Declare ingredients that will be asked for, so one sweep computes them all."""
