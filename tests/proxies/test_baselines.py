@@ -120,3 +120,24 @@ def test_fisher_matches_the_closed_form_on_a_linear_layer():
     expected = (0.5 * (s**2).mean(0)).sum() * 2  # fan-in 2
     result = score(fixed_linear(w), batch(x, y), ["fisher"], dtype=torch.float64)
     assert result["fisher"].value == pytest.approx(expected, rel=1e-12)
+
+
+class CountedForward(nn.Linear):
+    calls = 0
+
+    def forward(self, x):
+        CountedForward.calls += 1
+        return super().forward(x)
+
+
+def test_fisher_and_the_saliencies_share_one_forward_and_give_what_they_give_alone():
+    torch.manual_seed(0)
+    x, y = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1, 0])
+    model = nn.Sequential(nn.Flatten(), CountedForward(3, 4), nn.ReLU(), nn.Linear(4, 2)).double()
+    names = ["grad_norm", "snip", "plain", "fisher"]
+    CountedForward.calls = 0
+    together = score(model, batch(x, y), names, dtype=torch.float64)
+    assert CountedForward.calls == 1
+    for name in names:
+        alone = score(model, batch(x, y), [name], dtype=torch.float64)[name].value
+        assert together[name].value == alone  # bit for bit
