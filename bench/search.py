@@ -3,8 +3,8 @@
 For one dataset and one screening proxy (read from a score store that already covers the whole
 space, e.g. `gradnas correlate --archs all`), runs 100 seeded runs each of:
   - RS, REA, REINFORCE, HB, BOHB and their G-variants at a 12,000 s budget with KNAS costs,
-    and with --predictor the predictor-guided search too,
-  - the same at matched numbers of evaluations (10, 25, 50, 100),
+  - the same at matched numbers of evaluations (10, 25, 50, 100), and with --predictor 10 25 50
+    the predictor-guided search at those,
   - selection from N (N = 10, 100, 1000) and KNAS (k = 20, 40 of M = 100, 1000) by the proxy, its
     k evaluations charged as KNAS Table 1 does (20-epoch runs, a tenth of the full cost),
 then prints one markdown table. Outputs (histories, summary, curves) go under --out.
@@ -34,10 +34,15 @@ def configs(args) -> list:
     common = {"dataset": args.dataset, "runs": args.runs, "seed": args.seed}
     grid = []
     for assist in (None, args.assist):
-        algos = SAMPLE_BASED + (["predictor"] if assist and args.predictor else [])
-        grid += expand(algos, budget=12000.0, cost="knas", assist=assist, **common)
+        grid += expand(SAMPLE_BASED, budget=12000.0, cost="knas", assist=assist, **common)
         for evals in args.evals:
-            grid += expand(algos, budget=None, max_evals=evals, cost="fixed:1", assist=assist, **common)
+            grid += expand(
+                SAMPLE_BASED, budget=None, max_evals=evals, cost="fixed:1", assist=assist, **common
+            )
+    for evals in args.predictor:  # a model refit per step: at the numbers of evaluations asked for
+        grid += expand(
+            ["predictor"], budget=None, max_evals=evals, cost="fixed:1", assist=args.assist, **common
+        )
     grid += expand(["select"], ns=(10, 100, 1000), budget=None, max_evals=1, assist=args.assist, **common)
     # KNAS evaluates its k best-scored archs (20-epoch runs: a tenth of the KNAS cost) and stops;
     # M = 100 is the KNAS paper's, M = 1,000 this project's earlier default
@@ -67,8 +72,11 @@ def main() -> None:
     p.add_argument("--evals", type=int, nargs="+", default=[10, 25, 50, 100])
     p.add_argument(
         "--predictor",
-        action="store_true",
-        help="also the predictor-guided search (a model fit per step: slower)",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="EVALS",
+        help="also the predictor-guided search at these numbers of evaluations (slower: a fit per step)",
     )
     p.add_argument("--out", required=True)
     args = p.parse_args()
