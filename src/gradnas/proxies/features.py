@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import GradnasError
 from .persample import forward_checked, hooked, probe_copy
-from .registry import NonFinite
+from .registry import NonFinite, non_finite
 
 MECO_OPT_CHANNELS = 8  # MeCo_opt's sampled channels per feature map
 PATTERN_WORD = 62  # samples packed per int64 word when SWAP's patterns are compared
@@ -24,7 +24,7 @@ FISHER_QUANTILES = torch.arange(1, 10, dtype=torch.float64) / 10  # VKDNW's nine
 
 def _finite(tensor: torch.Tensor, what: str) -> torch.Tensor:
     """`tensor`, or NonFinite (the proxies reading it are NaN with the reason) if it holds NaN or ±inf."""
-    if not bool(torch.isfinite(tensor).all()):
+    if non_finite(tensor):
         raise NonFinite(f"{what} holds NaN or infinite values")
     return tensor
 
