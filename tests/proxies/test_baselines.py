@@ -141,3 +141,21 @@ def test_fisher_and_the_saliencies_share_one_forward_and_give_what_they_give_alo
     for name in names:
         alone = score(model, batch(x, y), [name], dtype=torch.float64)[name].value
         assert together[name].value == alone  # bit for bit
+
+
+def test_naswot_swap_and_meco_watch_one_forward_and_fail_alone():
+    torch.manual_seed(0)
+    x, y = torch.randn(6, 3, 3, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1, 0])
+    images = nn.Sequential(nn.Conv2d(3, 8, 1), nn.ReLU(), nn.Flatten(), CountedForward(72, 2)).double()
+    names = ["naswot", "swap", "meco"]
+    CountedForward.calls = 0
+    together = score(images, ProbeBatch(x, y, 2), names, dtype=torch.float64)
+    assert CountedForward.calls == 1
+    for name in names:
+        alone = score(images, ProbeBatch(x, y, 2), [name], dtype=torch.float64)[name]
+        assert together[name].value == alone.value and math.isfinite(alone.value)
+    # no ReLU on a 4-d map: swap alone is undefined, with its own reason
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(27, 16), nn.ReLU(), nn.Linear(16, 2)).double()
+    got = score(flat, ProbeBatch(x, y, 2), names, dtype=torch.float64)
+    assert math.isnan(got["swap"].value) and "4-d feature maps" in got["swap"].reason
+    assert math.isfinite(got["naswot"].value) and math.isfinite(got["meco"].value)

@@ -226,7 +226,7 @@ def test_vkdnw_on_two_coordinates_of_a_two_layer_linear_net():
 
 
 def test_distinct_rows_are_torch_uniques_rows_in_the_same_order():
-    from gradnas.proxies.features import _distinct_rows
+    from gradnas.proxies.observed import _distinct_rows
 
     generator = torch.Generator().manual_seed(0)
     for words in (1, 2, 3):

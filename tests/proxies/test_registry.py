@@ -7,12 +7,13 @@ from torch import nn
 
 from gradnas import probe_batch
 from gradnas.proxies import PROXIES, Probe, evaluate, proxy
+from gradnas.proxies.observed import OBSERVERS
 from gradnas.proxies.probe import DIRECT, SWEEPS, UndeclaredIngredient
 from gradnas.proxies.registry import INGREDIENTS
 
 
 def test_the_registry_knows_exactly_the_ingredients_a_probe_computes():
-    assert INGREDIENTS == set(SWEEPS) | set(DIRECT)
+    assert INGREDIENTS == set(SWEEPS) | set(DIRECT) | set(OBSERVERS)
 
 
 def test_an_unknown_ingredient_is_refused_at_registration():

@@ -14,7 +14,6 @@ from torch import nn
 from ..devices import as_float64
 from ..errors import GradnasError
 from .persample import forward_checked, hooked, probe_copy, replace_batchnorm, sample_losses
-from .registry import NonFinite, non_finite
 
 
 def _scored_weights(model: nn.Module, probe) -> list[torch.Tensor]:
@@ -77,28 +76,6 @@ def split_gradients(probe) -> list[dict[str, torch.Tensor]]:
         zeros = [torch.zeros_like(w) for w in weights]
         halves.append({n: (z if g is None else g).double() for n, z, g in zip(probe.scored, zeros, grads)})
     return halves
-
-
-def relu_kernel(probe) -> torch.Tensor:
-    """NASWOT's kernel: K_ij = Σ over ReLUs and units of [c_i = c_j], c = (ReLU input > 0),
-    i.e. Σ [c cᵀ + (1−c)(1−c)ᵀ], accumulated per ReLU call in float64."""
-    model = probe_copy(probe.model, probe.dtype)
-    n = probe.n
-    kernel = torch.zeros(n, n, dtype=torch.float64, device=probe.f64)
-
-    def hook(module, inputs):  # a pre-hook: an in-place ReLU has not overwritten its input yet
-        if non_finite(inputs[0]):
-            raise NonFinite("a ReLU's input holds NaN or infinite values")
-        c = (inputs[0].detach().reshape(n, -1) > 0).to(torch.float32)
-        if c.shape[1] >= 2**24:  # counts stay exact integers in float32 below 2^24
-            c = as_float64(c)
-        on = as_float64(c.sum(1))  # whole numbers below 2^24: exact in float32
-        # agreements = both on + both off = 2·ccᵀ + D − r_i − r_j, with r the number of units on
-        kernel.add_(2 * as_float64(c @ c.T) + c.shape[1] - on[:, None] - on[None, :])
-
-    with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], hook, pre=True), torch.no_grad():
-        forward_checked(model, probe.inputs)
-    return kernel
 
 
 def synflow_saliency(probe) -> dict[str, torch.Tensor]:

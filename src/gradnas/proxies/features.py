@@ -1,107 +1,22 @@
-"""Ingredients read from a network's features rather than its weight gradients: MeCo's channel
-correlations, SWAP's sample-wise activation patterns, AZ-NAS's stage statistics and VKDNW's
-Fisher spectrum. Each is one forward (and at most one backward) of its own.
+"""Ingredients read from a network's features rather than its weight gradients: AZ-NAS's stage
+statistics and VKDNW's Fisher spectrum, each one forward (and at most one backward) of its own.
+(MeCo's and SWAP's, which only watch a forward, are in `observed`.)
 """
 
 from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GradnasError
 from .persample import forward_checked, hooked, probe_copy
-from .registry import NonFinite, non_finite
+from .registry import require_finite
 
-MECO_OPT_CHANNELS = 8  # MeCo_opt's sampled channels per feature map
-PATTERN_WORD = 62  # samples packed per int64 word when SWAP's patterns are compared
 FISHER_SMOOTHING = 0.05  # VKDNW: p = (1 − α) softmax + α / classes
 FISHER_QUANTILES = torch.arange(1, 10, dtype=torch.float64) / 10  # VKDNW's nine deciles
-
-
-def _finite(tensor: torch.Tensor, what: str) -> torch.Tensor:
-    """`tensor`, or NonFinite (the proxies reading it are NaN with the reason) if it holds NaN or ±inf."""
-    if non_finite(tensor):
-        raise NonFinite(f"{what} holds NaN or infinite values")
-    return tensor
-
-
-def _min_correlation_eigenvalue(rows: torch.Tensor) -> float:
-    """λ_min of the Pearson correlation matrix of `rows` (float64); an undefined entry (a constant
-    row) counts as 0, as in the MeCo reference code, so rows of one value give 0."""
-    if rows.shape[1] < 2:
-        return 0.0
-    corr = torch.nan_to_num(torch.corrcoef(rows.to(torch.float64)), nan=0.0, posinf=0.0, neginf=0.0)
-    return float(torch.linalg.eigvalsh(corr)[0])
-
-
-def module_correlations(probe) -> list[tuple[float, float]]:
-    """Per call of every module (containers and the model itself included, as MeCo's hooks):
-    (λ_min over all channels, λ_min over 8 seeded channels × c/8) of the channel correlation
-    matrix of the first sample's output, reshaped (c, rest); train-mode, batch-statistics BN.
-    A map with at most 8 channels uses all of them (factor 1); 0-d outputs are skipped."""
-    model = probe_copy(probe.model, probe.dtype)
-    rng = np.random.default_rng(probe.seed)
-    terms: list[tuple[float, float]] = []
-
-    def hook(module, inputs, output):
-        if not isinstance(output, torch.Tensor) or output.dim() < 2:
-            return
-        rows = _finite(output[0].detach(), "a module's output").reshape(output.shape[1], -1)
-        full = _min_correlation_eigenvalue(rows)
-        c = rows.shape[0]
-        if c <= MECO_OPT_CHANNELS:
-            terms.append((full, full))
-            return
-        pick = torch.as_tensor(np.sort(rng.choice(c, MECO_OPT_CHANNELS, replace=False)), device=rows.device)
-        terms.append((full, _min_correlation_eigenvalue(rows[pick]) * c / MECO_OPT_CHANNELS))
-
-    with hooked(list(model.modules()), hook), torch.no_grad():
-        forward_checked(model, probe.inputs)
-    return terms
-
-
-def _packed(codes: torch.Tensor) -> torch.Tensor:
-    """(n, D) booleans -> (D, words) int64: each unit's pattern over the samples as bit words."""
-    n, d = codes.shape
-    words = -(-n // PATTERN_WORD)
-    padded = torch.zeros(words * PATTERN_WORD, d, dtype=torch.int64, device=codes.device)
-    padded[:n] = codes.to(torch.int64)
-    bits = 2 ** torch.arange(PATTERN_WORD, dtype=torch.int64, device=codes.device)
-    return (padded.T.reshape(d, words, PATTERN_WORD) * bits).sum(2)
-
-
-def _distinct_rows(rows: torch.Tensor) -> torch.Tensor:
-    """The distinct rows of an integer matrix in lexicographic order, as `torch.unique(rows, dim=0)`
-    gives them, but by one stable sort per column (over ten times faster for SWAP's patterns)."""
-    order = torch.arange(len(rows), device=rows.device)
-    for column in reversed(range(rows.shape[1])):
-        order = order[torch.sort(rows[order, column], stable=True).indices]
-    ordered = rows[order]
-    first = torch.ones(len(ordered), dtype=torch.bool, device=rows.device)
-    first[1:] = (ordered[1:] != ordered[:-1]).any(1)
-    return ordered[first]
-
-
-def activation_patterns(probe) -> int:
-    """SWAP: the number of distinct sample-wise patterns, i.e. distinct columns of the (n, units)
-    on/off matrix of every nn.ReLU whose input is 4-d (its output > 0), over all such ReLUs."""
-    model = probe_copy(probe.model, probe.dtype)
-    patterns: list[torch.Tensor] = []
-
-    def hook(module, inputs, output):
-        if inputs[0].dim() == 4:
-            on = _finite(output.detach(), "a ReLU's output").reshape(len(output), -1) > 0
-            patterns.append(_distinct_rows(_packed(on)))
-
-    with hooked([m for m in model.modules() if isinstance(m, nn.ReLU)], hook), torch.no_grad():
-        forward_checked(model, probe.inputs)
-    if not patterns:
-        raise GradnasError("swap needs nn.ReLU modules on 4-d feature maps, and the model has none")
-    return len(_distinct_rows(torch.cat(patterns)))
 
 
 def stage_features(model: nn.Module) -> list[nn.Module]:
@@ -135,7 +50,7 @@ def _gradient_gain(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator
         return None
     if g_in.shape[2:] != g_out.shape[2:]:
         g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
-    _finite(g_in, "a stage's input gradient")
+    require_finite(g_in, "a stage's input gradient")
     rows_in = g_in.movedim(1, -1).reshape(-1, g_in.shape[1]).to(torch.float64)
     rows_out = g_out.movedim(1, -1).reshape(-1, g_out.shape[1]).to(torch.float64)
     sigma = float(torch.linalg.matrix_norm(rows_in.T @ rows_out / len(rows_out), ord=2))
@@ -150,7 +65,7 @@ def stage_terms(probe) -> tuple[list[float], list[float | None]]:
     features: list[torch.Tensor] = []
     with hooked(stage_features(model), lambda module, inputs, output: features.append(output)):
         forward_checked(model, probe.inputs)
-    isotropy = [_isotropy(_finite(f, "a stage's output")) for f in features]
+    isotropy = [_isotropy(require_finite(f, "a stage's output")) for f in features]
     gen = torch.Generator().manual_seed(probe.seed)
     gains = [_gradient_gain(features[i - 1], features[i], gen) for i in range(len(features) - 1, 0, -1)]
     return isotropy, gains
@@ -209,7 +124,7 @@ def fisher_spectrum(probe) -> torch.Tensor:
     smoothed softmax (α = 0.05). Eval mode (BatchNorm on running statistics), as the authors."""
     model = copy.deepcopy(probe.model).to(probe.dtype).eval()
     x = probe.inputs
-    jac = _finite(_coordinate_jacobian(model, x), "the logits' Jacobian").to(torch.float64)
+    jac = require_finite(_coordinate_jacobian(model, x), "the logits' Jacobian").to(torch.float64)
     with torch.no_grad():
         logits = forward_checked(model, x).to(torch.float64)
     p = torch.softmax(logits, 1) * (1 - FISHER_SMOOTHING) + FISHER_SMOOTHING / logits.shape[1]

@@ -2,7 +2,8 @@
 
 Per-sample-gradient ingredients ("sweeps") are reductions of the n×P per-sample gradient matrix.
 All sweeps a scoring call asked for are computed together, in a single pass of the engine over
-the matrix's column blocks, so nine proxies cost about what one does.
+the matrix's column blocks, so nine proxies cost about what one does. Likewise the ingredients
+that only watch a forward pass (`observed`) share one forward.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from .batch import (
     grasp_products,
     input_jacobian,
     multiply_accumulates,
-    relu_kernel,
     split_gradients,
     synflow_saliency,
 )
 from .expressivity import ThinNetwork, ntk_gram, region_count, zen_terms
-from .features import activation_patterns, fisher_spectrum, module_correlations, stage_terms
+from .features import fisher_spectrum, stage_terms
+from .observed import OBSERVERS, observe_forward
 from .persample import (
     DEFAULT_BLOCK_BYTES,
     Block,
@@ -178,7 +179,6 @@ SWEEPS = {
 # Ingredients computed on their own (not part of the per-sample sweep), each once per probe.
 DIRECT = {
     "batch_grads": batch_gradients,
-    "relu_kernel": relu_kernel,
     "synflow_saliency": synflow_saliency,
     "input_jacobian": input_jacobian,
     "grasp_products": grasp_products,
@@ -188,8 +188,6 @@ DIRECT = {
     "region_count": region_count,
     "zen_terms": zen_terms,
     "split_grads": split_gradients,
-    "module_correlations": module_correlations,
-    "activation_patterns": activation_patterns,
     "stage_terms": stage_terms,
     "fisher_spectrum": fisher_spectrum,
 }
@@ -277,10 +275,11 @@ class Probe:
         return self._passes[name]
 
     def require(self, *names: str) -> None:
-        """Declare ingredients that will be asked for, so one sweep computes them all."""
+        """Declare ingredients that will be asked for, so one sweep (or one observed forward)
+        computes them all."""
         for name in names:
-            if name not in SWEEPS and name not in DIRECT:
-                raise unknown_choice("ingredient", name, [*SWEEPS, *DIRECT])
+            if name not in SWEEPS and name not in DIRECT and name not in OBSERVERS:
+                raise unknown_choice("ingredient", name, [*SWEEPS, *DIRECT, *OBSERVERS])
         self._required.update(names)
 
     def __getitem__(self, name: str):
@@ -289,29 +288,39 @@ class Probe:
         with the reason, and the proxies that do not read it are still computed."""
         if self._declared is not None and name not in self._declared:
             raise UndeclaredIngredient(f"a proxy read {name!r} without declaring it among its ingredients")
-        if name in self.failed:
-            raise Undefined(str(self.failed[name]))
-        if name not in self._cache:
+        if name not in self._cache and name not in self.failed:
             self.require(name)
-            names = (
-                [name]
-                if name in DIRECT
-                else sorted(n for n in self._required - self._cache.keys() if n in SWEEPS)
-            )
+            group = SWEEPS if name in SWEEPS else OBSERVERS if name in OBSERVERS else {name: DIRECT[name]}
+            names = sorted(n for n in self._required - self._cache.keys() if n in group)
             try:
                 if name in DIRECT:
-                    value = DIRECT[name](self)
-                    if non_finite(value):
-                        raise NonFinite(f"{name} holds NaN or infinite values (model output or gradients)")
-                    self._cache[name] = value
+                    self._keep(name, DIRECT[name](self))
+                elif name in OBSERVERS:
+                    self._observe(names)
                 else:
                     self._sweep(names)
             except UnsupportedModel:
                 raise  # the fast engine was asked for by name
             except GradnasError as why:
                 self.failed.update(dict.fromkeys(names, why))
-                raise Undefined(str(why)) from why
+        if name in self.failed:
+            raise Undefined(str(self.failed[name]))
         return self._cache[name]
+
+    def _keep(self, name: str, value) -> None:
+        if non_finite(value):
+            raise NonFinite(f"{name} holds NaN or infinite values (model output or gradients)")
+        self._cache[name] = value
+
+    def _observe(self, names: list[str]) -> None:
+        """The observers of `names` watch one shared forward; each fails, or not, on its own."""
+        observers = [OBSERVERS[name](self) for name in names]
+        observe_forward(self, observers)
+        for name, observer in zip(names, observers):
+            try:
+                self._keep(name, observer.result())
+            except GradnasError as why:
+                self.failed[name] = why
 
     def _sweep(self, names: list[str]) -> None:
         reducers = [SWEEPS[name](self) for name in names]

@@ -86,6 +86,13 @@ def non_finite(value) -> bool:
     return False
 
 
+def require_finite(tensor, what: str):
+    """`tensor`, or NonFinite (the proxies reading it are NaN with the reason) if it holds NaN or ±inf."""
+    if non_finite(tensor):
+        raise NonFinite(f"{what} holds NaN or infinite values")
+    return tensor
+
+
 def first_paragraph(doc: str) -> str:
     """The text up to the first blank line, joined into one line (a whole sentence, never cut)."""
     return " ".join(doc.strip().split("\n\n")[0].split())
