@@ -194,3 +194,13 @@ def test_a_table_can_be_labelled_as_validation_accuracy(table, tmp_path, capsys)
     assert main(typo) == 2
     err = capsys.readouterr().err
     assert "unknown metric of a table 'val_acc'; valid choices: test_accuracy, val_accuracy" in err
+
+
+def test_an_ensemble_brings_its_members_and_alone_only_them(table, tmp_path, capsys):
+    out = tmp_path / "alone"
+    args = ["correlate", "--benchmark", str(table), "--dataset", "digits", "--archs", "6", "--quiet"]
+    assert main([*args, "--ensemble", "ensemble:params+mgm", "--out", str(out)]) == 0
+    assert json.loads((out / "study.json").read_text())["proxies"] == ["params", "mgm"]
+    both = tmp_path / "both"
+    assert main([*args, "--proxies", "flops", "--ensemble", "ensemble:params+mgm", "--out", str(both)]) == 0
+    assert json.loads((both / "study.json").read_text())["proxies"] == ["flops", "params", "mgm"]

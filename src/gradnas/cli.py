@@ -258,7 +258,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ensemble:A+B[*W]",
-        help="also rank by the mean rank percentile of these proxies (repeatable)",
+        help="also rank by this ensemble, its members scored too (repeatable; e.g. ensemble:default)",
     )
     p.add_argument(
         "--ray",

@@ -218,8 +218,11 @@ def _print_report(paths: dict[str, Path]) -> None:
 def correlate_(args) -> None:
     threads = use_threads(args.threads)
     device = parse_device(args.device) if args.ray else _device(args)  # Ray tasks resolve it where they run
+    proxies = args.proxies or ([] if args.ensemble else list(FORWARD_PROXIES))
+    for name in args.ensemble:  # an ensemble's members are scored with the proxies asked for
+        proxies = api.with_members(proxies, name)
     study = correlate.Study(
-        tuple(args.proxies or FORWARD_PROXIES),
+        tuple(proxies),
         args.space,
         args.benchmark,
         args.target,
