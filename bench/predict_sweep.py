@@ -55,9 +55,9 @@ def snapshot(study: Path, into: Path) -> int:
     return len(frame)
 
 
-def joined(text: str) -> Source:
+def joined(text: str, target: str | None = None) -> Source:
     """The source `text` names; with `+`, studies joined on the archs they all scored."""
-    parts = [open_source(p) for p in text.split("+")]
+    parts = [open_source(p, target=target) for p in text.split("+")]
     scores = pd.concat([p.scores for p in parts], axis=1, join="inner")
     first = parts[0]
     truth = None if first.truth is None else first.truth.loc[scores.index]
@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--source", action="append", required=True, metavar="LABEL=SOURCE")
     parser.add_argument("--ks", default="10,20,50,100,500")
     parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--target", default=None, help="ground-truth dataset (default: the source's)")
     parser.add_argument("--snapshot", action="append", default=[], metavar="STUDY_DIR=COPY_DIR")
     args = parser.parse_args()
     print("$ python " + shlex.join(sys.argv))
@@ -147,7 +148,7 @@ def main() -> None:
     warnings.simplefilter("ignore")  # NaN imputation notices, once per fit
     for item in args.source:
         label, _, text = item.partition("=")
-        sweep(label, joined(text), [int(k) for k in args.ks.split(",")], args.draws)
+        sweep(label, joined(text, args.target), [int(k) for k in args.ks.split(",")], args.draws)
 
 
 if __name__ == "__main__":
