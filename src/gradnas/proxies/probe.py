@@ -236,7 +236,7 @@ class Probe:
         self._cache: dict[str, object] = {}
         self.failed: dict[str, GradnasError] = {}  # ingredient -> why this model does not allow it
         self._declared: tuple[str, ...] | None = None  # while a proxy runs: what it declared
-        self._passes: dict[str, object] = {}
+        self._passes: dict[str, object] = {}  # see shared_pass
 
     @contextmanager
     def reading(self, info) -> Iterator[None]:
@@ -291,7 +291,7 @@ class Probe:
         if name not in self._cache and name not in self.failed:
             self.require(name)
             group = SWEEPS if name in SWEEPS else OBSERVERS if name in OBSERVERS else {name: DIRECT[name]}
-            names = sorted(n for n in self._required - self._cache.keys() if n in group)
+            names = sorted(n for n in self._required - self._cache.keys() - self.failed.keys() if n in group)
             try:
                 if name in DIRECT:
                     self._keep(name, DIRECT[name](self))
