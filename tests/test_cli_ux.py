@@ -19,6 +19,7 @@ import torch
 import gradnas
 from gradnas import cli, commands
 from gradnas.cli import main, parser
+from gradnas.evaluate.ensemble import parse_ensemble
 from gradnas.search import ALGORITHMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,13 @@ def test_version_matches_the_package_metadata(capsys):
 def test_lists_kept_beside_the_parser_match_the_code():
     assert cli.ALGORITHMS == tuple(ALGORITHMS)
     args = parser().parse_args(["rank"])
-    assert commands._spec(args).dataset == "cifar10" and args.proxies == ["gradsign", "synflow", "naswot"]
+    commands._rank_defaults(args)
+    assert commands._spec(args).dataset == "cifar10" and args.sort_by == "ensemble:default"
+    assert args.proxies == list(parse_ensemble("ensemble:default"))
+    for elsewhere in (["rank", "--space", "nb101"], ["rank", "--models", "models.py:small"]):
+        args = parser().parse_args(elsewhere)
+        commands._rank_defaults(args)
+        assert args.sort_by is None and args.proxies == ["gradsign", "synflow", "naswot"]
 
 
 def test_threads_default_to_one_and_follow_the_option(monkeypatch, capsys):
