@@ -34,7 +34,7 @@ PREFIX = "ensemble:"
 NAMED: Registry[str] = Registry(
     "named ensemble",
     {
-        "ensemble:default": "ensemble:jacob_cov+gradsign+meco",
+        "ensemble:default": "ensemble:meco+meco_opt-gradalign_2_sign_raw",
         "ensemble:nb201": "ensemble:gradalign_1_sign_raw+gradalign_2_sign_diverse+jacob_cov",
         "ensemble:nb101": "ensemble:params-jacob_cov-mgm",
         "ensemble:nb301": "ensemble:params+naswot-grad_norm",
