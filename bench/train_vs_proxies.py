@@ -73,7 +73,7 @@ def main() -> None:
     truth = load_benchmark("nb201", args.data_dir).query_many(archs, "cifar10")
     print(f"$ python {shlex.join(sys.argv)}\n")
     print(f"{len(archs)} NB201 archs; ρ: Spearman against NB201's 200-epoch CIFAR-10 test accuracy\n")
-    print("| ranked by | ρ | CPU seconds (all archs) | per arch |")
+    print("| ranked by | ρ | seconds, all archs (wall clock, as stored) | per arch |")
     print("| --- | ---: | ---: | ---: |")
     for epochs in (int(e) for e in args.epochs.split(",")):
         recipe = get_recipe(args.recipe, epochs=epochs)
