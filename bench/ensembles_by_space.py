@@ -98,9 +98,7 @@ def ensemble_name(members: tuple[str, ...], signs: dict[str, float]) -> str:
 
 
 def rho(frame: pd.DataFrame, members: tuple[str, ...], signs: dict[str, float]) -> float:
-    weights = {m: signs[m] for m in members}
-    directions = {m: PROXIES[m].higher_is_better for m in members}
-    return spearmanr(ensemble_scores(frame, weights, directions), frame["accuracy"])[0]
+    return weighted_rho(frame, Counter(members), signs, "mean")
 
 
 def weighted_rho(frame: pd.DataFrame, weights: Counter, signs: dict[str, float], aggregate: str) -> float:

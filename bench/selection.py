@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gradnas.evaluate.ensemble import ensemble_scores, parse_ensemble
+from gradnas.evaluate.ensemble import ensemble_scores, is_ensemble, parse_ensemble
 from gradnas.proxies import PROXIES
 
 
@@ -28,7 +28,7 @@ def picks(frame: pd.DataFrame, name: str, n: int, draws: int, seed: int) -> np.n
     out = np.empty(draws)
     for d in range(draws):
         subset = frame.iloc[rng.choice(len(frame), n, replace=False)]
-        if name.startswith("ensemble:"):
+        if is_ensemble(name):
             members = parse_ensemble(name)
             score = ensemble_scores(subset, members, {m: PROXIES[m].higher_is_better for m in members})
         else:

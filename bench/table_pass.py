@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from gradnas.evaluate.ensemble import parse_ensemble
+from gradnas.evaluate.ensemble import is_ensemble, parse_ensemble
 from gradnas.proxies import PROXIES
 from gradnas.run.tasks import ProbeSpec, make_tasks, run_task
 from gradnas.spaces import get_space
@@ -39,7 +39,7 @@ def main() -> None:
     archs = [space.format(a) for a in space.sample_many(args.archs, np.random.default_rng(args.seed))]
     if args.proxies is None:
         names = [p for p in PROXIES if p not in EXPENSIVE]
-    elif args.proxies.startswith("ensemble:"):
+    elif is_ensemble(args.proxies):
         names = list(parse_ensemble(args.proxies))
     else:
         names = args.proxies.split(",")

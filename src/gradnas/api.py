@@ -14,7 +14,7 @@ import torch
 from .data import ProbeBatch
 from .devices import DEFAULT_DEVICE, resolve_device
 from .errors import GradnasError
-from .evaluate.ensemble import PREFIX, ensemble_values, parse_ensemble
+from .evaluate.ensemble import ensemble_values, is_ensemble, parse_ensemble
 from .models import Candidate, build_candidate
 from .proxies import get_proxies, score
 from .run.executor import execute
@@ -123,7 +123,7 @@ def check_sort_key(proxies: list[str], sort_by: str | None) -> None:
     whose members all are (see `with_members`)."""
     names = [i.name for i in get_proxies(proxies)]
     key = sort_by or names[0]
-    if key.startswith(PREFIX):
+    if is_ensemble(key):
         missing = [m for m in parse_ensemble(key) if m not in names]
         if missing:
             raise GradnasError(f"cannot sort by {key}: its members {', '.join(missing)} are not scored")
@@ -134,7 +134,7 @@ def check_sort_key(proxies: list[str], sort_by: str | None) -> None:
 def with_members(proxies: list[str], sort_by: str | None) -> list[str]:
     """The proxies to score for ranking by `sort_by`: those asked for, then any member of an
     ensemble key not among them."""
-    if not sort_by or not sort_by.startswith(PREFIX):
+    if not is_ensemble(sort_by):
         return list(proxies)
     return [*proxies, *(m for m in parse_ensemble(sort_by) if m not in proxies)]
 
@@ -151,7 +151,7 @@ def _ranked(frame: pd.DataFrame, proxies: list[str], sort_by: str | None) -> pd.
     """Best first by `sort_by` (default: the first proxy), NaN last, ties in input order. An
     ensemble key adds its column: the members' aggregated ranks within these rows."""
     key = sort_by or proxies[0]
-    if key.startswith(PREFIX):
+    if is_ensemble(key):
         directions = {i.name: i.higher_is_better for i in get_proxies(list(parse_ensemble(key)))}
         frame = frame.assign(**{key: ensemble_values(frame, key, directions)})
         ascending = False

@@ -24,7 +24,7 @@ from .cli import MAIN_PROXIES
 from .darts.run import config_from, run_darts
 from .devices import parse_device, resolve_device
 from .errors import GradnasError
-from .evaluate.ensemble import DEFAULT_RANKERS, PREFIX
+from .evaluate.ensemble import DEFAULT_RANKERS, is_ensemble
 from .models import load_factory
 from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
 from .proxies.measured import WHERE, other_samples, rho_text
@@ -157,8 +157,8 @@ def _rank_defaults(args) -> None:
     else by MAIN_PROXIES; the members of an ensemble key are always scored."""
     if args.sort_by is None and args.proxies is None and not args.models:
         args.sort_by = DEFAULT_RANKERS.get(args.space)
-    ensemble_key = (args.sort_by or "").startswith(PREFIX)
-    args.proxies = api.with_members(args.proxies or ([] if ensemble_key else MAIN_PROXIES), args.sort_by)
+    fallback = [] if is_ensemble(args.sort_by) else MAIN_PROXIES
+    args.proxies = api.with_members(args.proxies or fallback, args.sort_by)
 
 
 def rank(args) -> None:
@@ -205,7 +205,7 @@ def _next_command(args, spec: ProbeSpec) -> str:
     return (
         f"gradnas correlate --space nb201 --dataset {spec.dataset} --archs {args.archs} "
         f"--batch-size {spec.batch_size} --proxies {','.join(args.proxies)} --seed {spec.seed} "
-        + (f"--ensemble {args.sort_by} " if (args.sort_by or "").startswith(PREFIX) else "")
+        + (f"--ensemble {args.sort_by} " if is_ensemble(args.sort_by) else "")
         + f"--out results/nb201-{spec.dataset}   # how well these scores predict trained accuracy"
     )
 

@@ -85,6 +85,13 @@ RULES: Registry[LogRankRule] = Registry(
         ),
     },
 )
+
+
+def is_ensemble(name: str | None) -> bool:
+    """Whether `name` names an ensemble (`ensemble:...`) rather than a single proxy."""
+    return bool(name) and name.startswith(PREFIX)
+
+
 _MEMBER = re.compile(r"([+-]?)([^+-]*)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

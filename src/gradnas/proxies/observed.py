@@ -16,7 +16,7 @@ from torch import nn
 from ..devices import as_float64
 from ..errors import GradnasError
 from .persample import forward_checked, hooked, probe_copy
-from .registry import NonFinite, non_finite, require_finite
+from .registry import require_finite
 
 MECO_OPT_CHANNELS = 8  # MeCo_opt's sampled channels per feature map
 PATTERN_WORD = 62  # samples packed per int64 word when SWAP's patterns are compared
@@ -80,9 +80,8 @@ class ReluKernel(Observer):
     modules = staticmethod(_relus)
 
     def observe(self, module, inputs, output=None) -> None:
-        if non_finite(inputs[0]):
-            raise NonFinite("a ReLU's input holds NaN or infinite values")
-        c = (inputs[0].detach().reshape(self.probe.n, -1) > 0).to(torch.float32)
+        x = require_finite(inputs[0], "a ReLU's input").detach()
+        c = (x.reshape(self.probe.n, -1) > 0).to(torch.float32)
         if c.shape[1] >= 2**24:  # counts stay exact integers in float32 below 2^24
             c = as_float64(c)
         on = as_float64(c.sum(1))  # whole numbers below 2^24: exact in float32

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..devices import DEFAULT_DEVICE
 from ..errors import GradnasError
-from ..evaluate.ensemble import PREFIX, ensemble_values, parse_ensemble
+from ..evaluate.ensemble import ensemble_values, is_ensemble, parse_ensemble
 from ..proxies import get_proxies
 from ..run.store import Store
 from ..run.tables import fill_store
@@ -42,7 +42,7 @@ class StoredScores:
         device: str = DEFAULT_DEVICE,
     ):
         self.name, self.progress, self._bar, self.device = name, progress, None, device
-        self.members = parse_ensemble(name) if name.startswith(PREFIX) else {name: 1.0}
+        self.members = parse_ensemble(name) if is_ensemble(name) else {name: 1.0}
         self.infos = {info.name: info for info in get_proxies(self.members)}
         self.directions = {name: info.higher_is_better for name, info in self.infos.items()}
         self.store, self.space, self.spec, self.compute = Store(path), space, spec, compute
