@@ -24,7 +24,7 @@ from .cli import MAIN_PROXIES
 from .darts.run import config_from, run_darts
 from .devices import parse_device, resolve_device
 from .errors import GradnasError
-from .evaluate.ensemble import DEFAULT_RANKERS, is_ensemble
+from .evaluate.ensemble import DEFAULT_RANKERS, is_ensemble, parse_ensemble
 from .models import load_factory
 from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
 from .proxies.measured import WHERE, other_samples, rho_text
@@ -180,7 +180,7 @@ def rank(args) -> None:
     shown = frame.head(args.top)[["rank", frame.columns[1], *dict.fromkeys([key, *args.proxies])]]
     print(
         f"top {len(shown)} of {len(frame)} {what} by {key} ({spec.dataset}, batch {spec.batch_size}, "
-        f"seed {spec.seed}); {_directions(args.proxies)}:"
+        f"seed {spec.seed}); {_directions(args.proxies, key)}:"
     )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     reasons = frame.melt(value_vars=[f"{p}_reason" for p in args.proxies], value_name="reason")["reason"]
@@ -191,11 +191,19 @@ def rank(args) -> None:
     print(f"next: {_next_command(args, spec)}")
 
 
-def _directions(proxies: list[str]) -> str:
+def _directions(proxies: list[str], key: str) -> str:
+    """Which way each shown column points, and which members an ensemble key counts reversed
+    (its spelling says so, but the column would otherwise read as higher-is-better)."""
     infos = get_proxies(proxies)
     if all(i.higher_is_better for i in infos):
-        return "higher is better"
-    return ", ".join(f"{i.name}: {'higher' if i.higher_is_better else 'lower'} is better" for i in infos)
+        text = "higher is better"
+    else:
+        text = ", ".join(f"{i.name}: {'higher' if i.higher_is_better else 'lower'} is better" for i in infos)
+    if is_ensemble(key):
+        reversed_members = [m for m, weight in parse_ensemble(key).items() if weight < 0]
+        if reversed_members:
+            text += f"; {key} counts {', '.join(reversed_members)} reversed (lower ranks higher)"
+    return text
 
 
 def _next_command(args, spec: ProbeSpec) -> str:
