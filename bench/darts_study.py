@@ -3,26 +3,28 @@
 A variant is a rule with optional DartsConfig settings, written RULE or RULE:KEY=VALUE[,KEY=VALUE]
 (for instance `amended:eta_ratio=1` or `first:beta_decay=50`). The runs go seed by seed and, within
 a seed, variant by variant, each into OUT/<variant>-s<seed>/ (`run_darts` resumes from its last
-checkpoint); each finished run appends to OUT/study.jsonl its final α, derived cell, NB201 test
-accuracy, collapse flag, per-epoch η ratio and cosine, its α steps and its seconds (in all, and in
-the epochs that step α, which the table's "s per α step" divides: a whole search iteration, α step
-and weight step). A re-run skips the runs already in study.jsonl, so the study can be stopped and
-continued at any time.
+checkpoint); each finished run appends to the --ledger JSONL (kept in the repository, so the study
+continues on any machine) its settings, final α, derived cell, NB201 test accuracy, collapse flag,
+per-epoch η ratio and cosine, its α steps and its seconds (in all, and in the epochs that step α,
+which the table's "s per α step" divides: a whole search iteration, α step and weight step). A
+re-run skips the runs already in the ledger with the same settings, so the study can be stopped and
+continued at any time; the table counts only the rows with this run's settings.
 
 Collapse (fixed before the study): the derived cell (argmax over all five ops) has at least 4 of its
 6 edges parameter-free (`none`, `skip_connect` or `avg_pool_3x3`). The table gives, per variant,
 the runs, the collapse rate and the mean accuracy with a percentile-bootstrap 95 % interval
 (10,000 resamples of the runs, seeded).
 
-    OMP_NUM_THREADS=1 python bench/darts_study.py --variants first second amended amended:eta_ratio=1 \
-        first:beta_decay=50 --seeds 0,1,2,3,4 --epochs 320 --samples 4000 --C 8 --N 1 --size 16 --augment
+    OMP_NUM_THREADS=1 python bench/darts_study.py --variants first second amended amended:eta=0.01 \
+        amended:eta_ratio=1 first:beta_decay=50 --seeds 0,1,2,3,4 --warmup-epochs 10 --epochs 333 \
+        --samples 4000 --C 8 --N 1 --size 16 --augment --out results/darts-study
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from gradnas.spaces.nb201 import OPS
 
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
 COLLAPSE_EDGES = 4  # of 6
-RESULTS = "study.jsonl"
+LEDGER = Path("docs/data/darts-study.jsonl")
 
 
 def parse_variant(text: str) -> dict[str, Any]:
@@ -67,12 +69,24 @@ def bootstrap_interval(values: list[float], seed: int = 0, resamples: int = 10_0
     return float(low), float(high)
 
 
+def settings(config: DartsConfig) -> dict[str, Any]:
+    """What makes runs of one study comparable: every setting but the seed and where the data is,
+    as it reads back from JSON."""
+    chosen = {k: v for k, v in asdict(config).items() if k not in ("seed", "data_dir")}
+    return json.loads(json.dumps(chosen))
+
+
+def key(variant: str, seed: int, chosen: dict[str, Any]) -> str:
+    return json.dumps([variant, seed, chosen], sort_keys=True)
+
+
 def row(variant: str, seed: int, config: DartsConfig, log: list[dict[str, Any]]) -> dict[str, Any]:
     last = log[-1]
     steps_per_epoch = (config.samples // 2) // config.batch_size
     return {
         "variant": variant,
         "seed": seed,
+        "settings": settings(config),
         "alpha_steps": steps_per_epoch * (config.epochs - config.warmup_epochs),
         "seconds": sum(entry["seconds"] for entry in log),
         "search_seconds": sum(entry["seconds"] for entry in log if not entry["warmup"]),
@@ -113,22 +127,26 @@ def main() -> None:
     p.add_argument("--warmup-epochs", type=int, default=0, help="weights-only epochs first (default: 0)")
     p.add_argument("--samples", type=int, default=DartsConfig.samples, help="default: %(default)s")
     p.add_argument("--augment", action="store_true", help="DARTS's crop and flip of the search batches")
-    p.add_argument("--out", default="results/darts-study", help="default: %(default)s")
+    p.add_argument("--out", default="results/darts-study", help="runs and checkpoints (default: %(default)s)")
+    p.add_argument("--ledger", type=Path, default=LEDGER, help="finished runs (default: %(default)s)")
     args = p.parse_args()
     start(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = out / RESULTS
-    rows = [json.loads(line) for line in results.open()] if results.exists() else []
-    done = {(r["variant"], r["seed"]) for r in rows}
+    lines = args.ledger.read_text().splitlines() if args.ledger.exists() else []
+    finished = {key(r["variant"], r["seed"], r["settings"]): r for r in map(json.loads, lines)}
+    rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for variant in args.variants:
-            if (variant, seed) in done:
-                continue
             config = config_from(args, seed=seed, **parse_variant(variant))
+            done = finished.get(key(variant, seed, settings(config)))
+            if done:
+                rows.append(done)
+                continue
             log = run_darts(config, out / f"{variant.replace(':', '-')}-s{seed}")
             rows.append(row(variant, seed, config, log))
-            with results.open("a") as f:
+            args.ledger.parent.mkdir(parents=True, exist_ok=True)
+            with args.ledger.open("a") as f:
                 f.write(json.dumps(rows[-1]) + "\n")
             last = rows[-1]
             print(f"{variant} seed {seed}: {last['accuracy']} ({last['seconds']:.1f} s)", flush=True)
