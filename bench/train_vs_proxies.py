@@ -7,10 +7,13 @@ recipe, its epochs overridden). Spearman ρ is taken against NB201's 200-epoch C
 accuracy. Every training and score is stored under --out, and each finished training is also a
 line of the --ledger CSV (kept in the repository), so the study resumes on another machine where
 the last one stopped (re-run the same command). The full study (40 archs, 1 + 3 + 10 epochs) is
-hours of CPU; plan it with the seconds per epoch in docs/guide.md. A smoke run on digits checks the
-machinery in seconds (give it a ledger of its own):
+hours of CPU; plan it with the seconds per epoch in docs/guide.md. `--part K/N` trains only every
+N-th architecture from the K-th, so N processes share the work (each skips what the ledger already
+holds, re-read before every training); a run without `--part` then prints the table. A smoke run
+on digits checks the machinery in seconds (give it a ledger of its own):
 
     python bench/train_vs_proxies.py --archs 40 --out results/train-vs-proxies
+    python bench/train_vs_proxies.py --archs 40 --out results/train-vs-proxies --part 2/2 &   # a second core
     python bench/train_vs_proxies.py --archs 3 --epochs 1 --dataset digits --out /tmp/smoke \
         --ledger /tmp/smoke/ledger.csv
 """
@@ -53,6 +56,37 @@ def append_ledger(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def ledger_key(args: argparse.Namespace, arch: str, epochs: int) -> tuple:
+    return (arch, args.dataset, args.recipe, str(epochs), str(args.seed))
+
+
+def part(archs: list[str], spec: str | None) -> list[str]:
+    """Every N-th architecture from the K-th (1-based) for `K/N`; all of them for None."""
+    if spec is None:
+        return archs
+    k, _, n = spec.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise SystemExit(f"--part reads K/N with 1 <= K <= N, got {spec!r}")
+    return archs[int(k) - 1 :: int(n)]
+
+
+def train_missing(args: argparse.Namespace, archs: list[str], epochs: int, out: Path) -> None:
+    """Train each architecture the ledger lacks (re-read each time: other processes may share it)."""
+    recipe = get_recipe(args.recipe, epochs=epochs)
+    for arch in tqdm(archs, desc=f"{epochs} epochs", unit="arch", file=sys.stderr):
+        key = ledger_key(args, arch, epochs)
+        if key in read_ledger(args.ledger):
+            continue
+        job = TrainJob("nb201", arch, args.dataset, recipe, args.seed, data_dir=args.data_dir)
+        result, _ = run_training(job, out / "train")
+        done = {
+            "val_accuracy": result.val_accuracy,
+            "test_accuracy": result.test_accuracy,
+            "seconds": result.seconds,
+        }
+        append_ledger(args.ledger, dict(zip(LEDGER_COLUMNS, key)) | done)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--archs", type=int, default=40)
@@ -65,32 +99,27 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds the arch draw, the split and the trainings")
     p.add_argument("--out", default="results/train-vs-proxies")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--part", default=None, metavar="K/N", help="train only archs K, K+N, ...; no table")
     args = p.parse_args()
     use_threads(1)
     out = Path(args.out)
-    ledger = read_ledger(args.ledger)
     archs = sample_archs("nb201", args.archs, args.seed)
+    lengths = [int(e) for e in args.epochs.split(",")]
+    for epochs in lengths:
+        train_missing(args, part(archs, args.part), epochs, out)
+    if args.part:
+        print(f"part {args.part} trained; run without --part for the table")
+        return
+    ledger = read_ledger(args.ledger)
     truth = load_benchmark("nb201", args.data_dir).query_many(archs, "cifar10")
     print(f"$ python {shlex.join(sys.argv)}\n")
     print(f"{len(archs)} NB201 archs; ρ: Spearman against NB201's 200-epoch CIFAR-10 test accuracy\n")
     print("| ranked by | ρ | seconds, all archs (wall clock, as stored) | per arch |")
     print("| --- | ---: | ---: | ---: |")
-    for epochs in (int(e) for e in args.epochs.split(",")):
-        recipe = get_recipe(args.recipe, epochs=epochs)
-        values, seconds = [], 0.0
-        for arch in tqdm(archs, desc=f"{epochs} epochs", unit="arch", file=sys.stderr):
-            key = (arch, args.dataset, args.recipe, str(epochs), str(args.seed))
-            if key not in ledger:
-                job = TrainJob("nb201", arch, args.dataset, recipe, args.seed, data_dir=args.data_dir)
-                result, _ = run_training(job, out / "train")
-                ledger[key] = dict(zip(LEDGER_COLUMNS, key)) | {
-                    "val_accuracy": result.val_accuracy,
-                    "test_accuracy": result.test_accuracy,
-                    "seconds": result.seconds,
-                }
-                append_ledger(args.ledger, ledger[key])
-            values.append(float(ledger[key]["val_accuracy"]))
-            seconds += float(ledger[key]["seconds"])
+    for epochs in lengths:
+        rows = [ledger[ledger_key(args, arch, epochs)] for arch in archs]
+        seconds = sum(float(r["seconds"]) for r in rows)
+        values = [float(r["val_accuracy"]) for r in rows]
         row(f"validation accuracy after {epochs} epochs ({args.recipe})", values, truth, seconds)
     spec = ProbeSpec(args.dataset, args.probe_batch, args.seed, data_dir=args.data_dir)
     for name in args.proxies.split(","):
