@@ -59,6 +59,17 @@ def test_a_resumed_training_is_bit_identical_to_an_uninterrupted_one(tmp_path):
     assert without_seconds(rerun.log) == without_seconds(whole.log)
 
 
+def test_evaluating_only_the_last_epoch_changes_nothing_but_the_earlier_epochs_accuracies(tmp_path):
+    every, _ = run_training(job(), tmp_path / "every")
+    last, _ = run_training(job(), tmp_path / "last", every_epoch=False)
+    assert (last.val_accuracy, last.test_accuracy) == (every.val_accuracy, every.test_accuracy)
+    assert [e["train_loss"] for e in last.log] == [e["train_loss"] for e in every.log]
+    assert math.isnan(last.log[0]["val_accuracy"]) and math.isnan(last.log[0]["test_accuracy"])
+    assert not math.isnan(every.log[0]["val_accuracy"])
+    a, b = final_weights(tmp_path / "every", every.key), final_weights(tmp_path / "last", every.key)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_the_callers_random_states_are_left_as_they_were():
     torch.manual_seed(11)
     np.random.seed(11)

@@ -46,7 +46,8 @@ def parse_evaluate(spec: str) -> tuple[int, str] | None:
 
 
 def trained(training: Training, dataset: str, epochs: int, recipe: str) -> Observe:
-    """The observation of an arch: its training for `epochs` of `recipe` (scaled by the fidelity)."""
+    """The observation of an arch: its training for `epochs` of `recipe` (scaled by the fidelity),
+    evaluated once, after its last epoch (a search sees only that)."""
 
     def observe(arch: str, fidelity: float) -> Observation:
         length = max(1, round(fidelity * epochs))
@@ -59,7 +60,7 @@ def trained(training: Training, dataset: str, epochs: int, recipe: str) -> Obser
             dtype=training.dtype,
             data_dir=training.data_dir,
         )
-        result, _ = run_training(job, training.out, device=training.device)
+        result, _ = run_training(job, training.out, device=training.device, every_epoch=False)
         return Observation(result.val_accuracy, result.seconds, result.test_accuracy, result.reason)
 
     return observe
