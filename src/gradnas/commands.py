@@ -376,7 +376,8 @@ def train(args) -> None:
     for entry in result.log:
         print(
             f"epoch {entry['epoch']:>3}  lr {entry['lr']:.4g}  train loss {entry['train_loss']:.4f}  "
-            f"val {entry['val_accuracy']:.2f}%  test {entry['test_accuracy']:.2f}%  {entry['seconds']:.1f} s"
+            f"val {_percent(entry['val_accuracy'])}  test {_percent(entry['test_accuracy'])}  "
+            f"{entry['seconds']:.1f} s"
         )
     if result.reason:
         print(f"stopped: {result.reason}")
@@ -386,6 +387,11 @@ def train(args) -> None:
         f"{result.test_accuracy:.2f}% after {result.epochs} epoch{'s' * (result.epochs != 1)} ({how}; "
         f"stored in {args.out})"
     )
+
+
+def _percent(accuracy: float) -> str:
+    """An epoch's accuracy; NaN where only the last epoch was evaluated (a search's training)."""
+    return "not evaluated" if math.isnan(accuracy) else f"{accuracy:.2f}%"
 
 
 def _print_epoch(entry: dict) -> None:

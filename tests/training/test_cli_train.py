@@ -7,7 +7,7 @@ import pytest
 
 from gradnas import cli
 from gradnas.cli import main
-from gradnas.training import DATASETS, OVERRIDABLE, RECIPES, TrainStore
+from gradnas.training import DATASETS, OVERRIDABLE, RECIPES, TrainStore, make_job, run_training
 from gradnas.training.loop import STORE_FILE
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -28,6 +28,16 @@ def test_train_nb201_on_digits_end_to_end_then_reuse(tmp_path, capsys):
     again = json.loads(capsys.readouterr().out)
     assert again["val_accuracy"] == log["val_accuracy"] and again["key"]["arch"] == NB201
     assert main(args) == 0 and "reused from the store" in capsys.readouterr().out
+
+
+def test_train_says_which_epochs_a_reused_search_training_did_not_evaluate(tmp_path, capsys):
+    run_training(make_job(NB201, dataset="digits", epochs=2), tmp_path, every_epoch=False)
+    args = ["train", "--space", "nb201", "--arch", NB201, "--dataset", "digits", "--epochs", "2",
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    first, last = capsys.readouterr().out.splitlines()[:2]
+    assert "val not evaluated  test not evaluated" in first
+    assert "val not evaluated" not in last and "%  test " in last
 
 
 def test_train_a_users_model_with_recipe_overrides(tmp_path, capsys):
