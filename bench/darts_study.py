@@ -8,7 +8,10 @@ continues on any machine) its settings, final α, derived cell, NB201 test accur
 per-epoch η ratio and cosine, its α steps and its seconds (in all, and in the epochs that step α,
 which the table's "s per α step" divides: a whole search iteration, α step and weight step). A
 re-run skips the runs already in the ledger with the same settings, so the study can be stopped and
-continued at any time; the table counts only the rows with this run's settings.
+continued at any time; the table counts only the rows with this run's settings. `--part K/N` runs
+only every N-th (seed, variant) job from the K-th, so N processes share the study and its ledger
+(each finished run is one short append; the ledger is re-read before every run); a run without
+`--part` then prints the table.
 
 Collapse (fixed before the study): the derived cell (argmax over all five ops) has at least 4 of its
 6 edges parameter-free (`none`, `skip_connect` or `avg_pool_3x3`). The table gives, per variant,
@@ -34,6 +37,7 @@ from darts_common import add_problem_options, markdown, start
 from gradnas.darts.run import DartsConfig, config_from, run_darts
 from gradnas.spaces import get_space
 from gradnas.spaces.nb201 import OPS
+from parts import part
 
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
 COLLAPSE_EDGES = 4  # of 6
@@ -78,6 +82,18 @@ def settings(config: DartsConfig) -> dict[str, Any]:
 
 def key(variant: str, seed: int, chosen: dict[str, Any]) -> str:
     return json.dumps([variant, seed, chosen], sort_keys=True)
+
+
+def job(args: argparse.Namespace, seed: int, variant: str) -> tuple[DartsConfig, str]:
+    """One run's config and its ledger key."""
+    config = config_from(args, seed=seed, **parse_variant(variant))
+    return config, key(variant, seed, settings(config))
+
+
+def finished(ledger: Path) -> dict[str, dict[str, Any]]:
+    """The ledger's runs by key, read afresh: other processes may be appending to it."""
+    lines = ledger.read_text().splitlines() if ledger.exists() else []
+    return {key(r["variant"], r["seed"], r["settings"]): r for r in map(json.loads, lines)}
 
 
 def row(variant: str, seed: int, config: DartsConfig, log: list[dict[str, Any]]) -> dict[str, Any]:
@@ -129,27 +145,30 @@ def main() -> None:
     p.add_argument("--augment", action="store_true", help="DARTS's crop and flip of the search batches")
     p.add_argument("--out", default="results/darts-study", help="runs and checkpoints (default: %(default)s)")
     p.add_argument("--ledger", type=Path, default=LEDGER, help="finished runs (default: %(default)s)")
+    p.add_argument(
+        "--part", default=None, metavar="K/N", help="run only jobs K, K+N, ... of seed × variant; no table"
+    )
     args = p.parse_args()
     start(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    lines = args.ledger.read_text().splitlines() if args.ledger.exists() else []
-    finished = {key(r["variant"], r["seed"], r["settings"]): r for r in map(json.loads, lines)}
-    rows = []
-    for seed in (int(s) for s in args.seeds.split(",")):
-        for variant in args.variants:
-            config = config_from(args, seed=seed, **parse_variant(variant))
-            done = finished.get(key(variant, seed, settings(config)))
-            if done:
-                rows.append(done)
-                continue
-            log = run_darts(config, out / f"{variant.replace(':', '-')}-s{seed}")
-            rows.append(row(variant, seed, config, log))
-            args.ledger.parent.mkdir(parents=True, exist_ok=True)
-            with args.ledger.open("a") as f:
-                f.write(json.dumps(rows[-1]) + "\n")
-            last = rows[-1]
-            print(f"{variant} seed {seed}: {last['accuracy']} ({last['seconds']:.1f} s)", flush=True)
+    jobs = [(seed, variant) for seed in (int(s) for s in args.seeds.split(",")) for variant in args.variants]
+    for seed, variant in part(jobs, args.part):
+        config, run_key = job(args, seed, variant)
+        if run_key in finished(args.ledger):
+            continue
+        log = run_darts(config, out / f"{variant.replace(':', '-')}-s{seed}")
+        done = row(variant, seed, config, log)
+        args.ledger.parent.mkdir(parents=True, exist_ok=True)
+        with args.ledger.open("a") as f:  # one short append: safe beside other processes
+            f.write(json.dumps(done) + "\n")
+        print(f"{variant} seed {seed}: {done['accuracy']} ({done['seconds']:.1f} s)", flush=True)
+    if args.part:
+        print(f"part {args.part} done; run without --part for the table")
+        return
+    ledger = finished(args.ledger)
+    keys = [job(args, seed, variant)[1] for seed, variant in jobs]
+    rows = [ledger[k] for k in keys if k in ledger]
     print(f"\n{table(rows, args.variants)}")
 
 

@@ -35,6 +35,7 @@ from gradnas.run.tasks import ProbeSpec
 from gradnas.run.threads import use_threads
 from gradnas.search import StoredScores
 from gradnas.training import TrainJob, get_recipe, run_training
+from parts import part
 
 LEDGER_COLUMNS = ["arch", "dataset", "recipe", "epochs", "seed", "val_accuracy", "test_accuracy", "seconds"]
 
@@ -58,16 +59,6 @@ def append_ledger(path: Path, row: dict) -> None:
 
 def ledger_key(args: argparse.Namespace, arch: str, epochs: int) -> tuple:
     return (arch, args.dataset, args.recipe, str(epochs), str(args.seed))
-
-
-def part(archs: list[str], spec: str | None) -> list[str]:
-    """Every N-th architecture from the K-th (1-based) for `K/N`; all of them for None."""
-    if spec is None:
-        return archs
-    k, _, n = spec.partition("/")
-    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
-        raise SystemExit(f"--part reads K/N with 1 <= K <= N, got {spec!r}")
-    return archs[int(k) - 1 :: int(n)]
 
 
 def train_missing(args: argparse.Namespace, archs: list[str], epochs: int, out: Path) -> None:
