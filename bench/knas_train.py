@@ -77,7 +77,7 @@ def main() -> None:
         print(f"| {rank} | {record.accuracy:.2f} | {test} | {record.clock - start:,.0f} | `{record.arch}` |")
         start = record.clock
     print(f"\npick: `{pick.arch}`: validation {pick.accuracy:.2f}%, test {pick.test_accuracy:.2f}%")
-    print(f"wall clock: scoring {scores.seconds:,.0f} s, training {observe.seconds:,.0f} s (this session;")
+    print(f"wall clock: scoring {scores.seconds:,.0f} s, training {observe.seconds:,.0f} s (this run;")
     print("stored scores and trainings are reused, so a resumed run shows only what it computed)")
 
 

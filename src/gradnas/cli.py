@@ -269,7 +269,7 @@ def parser() -> argparse.ArgumentParser:
     _probe_options(p)
     p.set_defaults(run="correlate_")
 
-    p = sub.add_parser("search", help="run searches on a simulated clock (NB201 table lookups)")
+    p = sub.add_parser("search", help="run searches on a simulated clock (table lookups or real training)")
     p.add_argument("--algo", type=_names, required=True, help=f"comma-separated: {', '.join(ALGORITHMS)}")
     p.add_argument(
         "--assist",
