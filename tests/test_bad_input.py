@@ -1,6 +1,7 @@
 """Bad input found by fuzzing: a one-line error (exit code 2 on the command line), never a traceback."""
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -77,7 +78,7 @@ def test_a_full_disk_while_writing_results_is_one_line(capsys, tmp_path, monkeyp
     monkeypatch.setattr(pd.DataFrame, "to_csv", full)
     rank_args = ["rank", "--archs", "2", "--dataset", "digits", "--proxies", "params", "--quiet"]
     err = one_line_error(capsys, [*rank_args, "--out", str(tmp_path / "ranked.csv")])
-    assert err == f"gradnas: error: [Errno 28] No space left on device: '{tmp_path / 'ranked.csv'}'"
+    assert err == f"gradnas: error: {tmp_path / 'ranked.csv'}: No space left on device"
 
 
 def test_model_files_and_factories_that_fail_are_one_line(capsys, tmp_path):
@@ -168,3 +169,75 @@ def test_library_errors_name_parameters_not_command_line_flags():
                 flagged = [t for t in texts if isinstance(t, str) and flag.search(t) and "gradnas " not in t]
                 found += [f"{path.name}: {t}" for t in flagged]  # a whole command to run may have flags
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["search", "--algo", "reinforce", "--reinforce-lr", "-1"],
+            "--reinforce-lr: expected a finite number > 0",
+        ),
+        (
+            ["search", "--algo", "reinforce", "--reinforce-lr", "nan"],
+            "--reinforce-lr: expected a finite number > 0",
+        ),
+        (["search", "--algo", "select", "--n", "0"], "--n: expected an integer of at least 1, got 0"),
+        (["search", "--algo", "knas", "--m", "-5"], "--m: expected an integer of at least 1, got -5"),
+        (["search", "--algo", "rs", "--pool", "0"], "--pool: expected an integer of at least 1, got 0"),
+        (["search", "--algo", "rs", "--budget", "-3"], "--budget: expected a finite number > 0"),
+        (["train", "--epochs", "0"], "--epochs: expected an integer of at least 1, got 0"),
+    ],
+)
+def test_option_values_out_of_range_are_one_line_with_a_help_hint(capsys, args, message):
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "usage:" not in err
+    command = args[0]
+    assert err.startswith(f"gradnas {command}: error: argument ") and message in err
+    assert err.endswith(f"(see gradnas {command} --help)\n")
+
+
+def test_repeated_names_count_once(capsys):
+    assert main(["score", "--arch", ARCH, "--dataset", "digits", "--proxies", "params,params", "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["scores"]) == ["params"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["search", "--algo", "knas", "--assist", "params", "--k", "200", "--m", "100", "--runs", "1"],
+            "k must be an int <= 100, got 200",
+        ),
+        (["search", "--algo", "rs", "--space", "bogus"], "unknown search space 'bogus'"),
+        (
+            ["search", "--algo", "rs", "--dataset", "digits"],
+            "benchmark 'nb201' has no ground truth for dataset 'digits'; it has: ",
+        ),
+        (
+            ["correlate", "--space", "nb101", "--archs", "3", "--proxies", "params"],
+            "benchmark 'nb201' holds nb201 architectures, not nb101's: give space nb201",
+        ),
+        (["correlate", "--ray-address", "auto", "--proxies", "params"], "--ray-address needs --ray"),
+        (
+            ["score", "--arch", ARCH, "--proxies", "ensemble:default"],
+            "score takes proxies, not ensembles (ensemble:default)",
+        ),
+        (
+            ["train", "--dataset", "digits", "--arch", ARCH, "--momentum", "2"],
+            "recipe momentum must be below 1",
+        ),
+        (
+            ["train", "--dataset", "digits", "--arch", ARCH, "--data-dir", "/nonexistent/gradnas"],
+            "data directory '/nonexistent/gradnas' from --data-dir does not exist",
+        ),
+        (["predict", "--labels", "-1"], "the number of labelled archs must be an int >= 5, got -1"),
+    ],
+)
+def test_commands_refuse_what_they_would_misread_in_one_line(capsys, tmp_path, args, message):
+    assert main([*args, "--out", str(tmp_path / "out")] if args[0] != "score" else args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gradnas: error: ") and message in err and err.count("\n") == 1, err
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 import warnings
 
@@ -42,11 +43,19 @@ TRAIN_DATASETS = ("cifar10", "cifar100", "digits", "synthetic", "synthetic-text"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
+class _Parser(argparse.ArgumentParser):
+    """Refuses bad options in one line, like every other error (argparse prints its usage first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _names(text: str) -> list[str]:
+    """Comma-separated names, each once, in order."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise argparse.ArgumentTypeError("give at least one name")
-    return names
+    return list(dict.fromkeys(names))
 
 
 class _FieldDefault:
@@ -131,21 +140,21 @@ def _workers(text: str) -> int | str:
 
 def _labels(text: str) -> int | str:
     """A count of labels to draw, or the path of a CSV of them."""
-    return int(text) if text.strip().isdigit() else text
+    return int(text) if text.strip().lstrip("+-").isdigit() else text
 
 
 def _archs_count(text: str) -> int | str:
     return text if text == "all" else _count(text)
 
 
-def _numbers(kind):
-    def parse(text: str) -> list:
-        try:
-            return [kind(v) for v in _names(text)]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-    return parse
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -171,12 +180,17 @@ def _recipe_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None)
 
 
+def _counts(text: str) -> list[int]:
+    """Comma-separated integers of at least 1."""
+    return [_count(v) for v in _names(text)]
+
+
 def _budget(text: str) -> float | None:
-    return None if text == "none" else _numbers(float)(text)[0]
+    return None if text == "none" else _positive(text)
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="gradnas",
         description="Rank neural architectures without training them, from gradients at initialization.",
         epilog="start with: gradnas rank --space nb201 --archs 20 --dataset cifar10 --batch-size 64; "
@@ -289,12 +303,10 @@ def parser() -> argparse.ArgumentParser:
         "candidate for real, charged its measured seconds (default: table)",
     )
     p.add_argument("--runs", type=_count, default=100, help="independent seeded runs (default: 100)")
-    p.add_argument("--pool", type=int, default=10, help="candidates screened per G-step (default: 10)")
+    p.add_argument("--pool", type=_count, default=10, help="candidates screened per G-step (default: 10)")
     p.add_argument("--charge-proxy", action="store_true", help="charge proxy seconds to the clock too")
-    p.add_argument(
-        "--k", type=_numbers(int), default=[40], help="KNAS: archs kept and evaluated (e.g. 20,40)"
-    )
-    p.add_argument("--m", type=_numbers(int), default=[100], help="KNAS: archs sampled (default: 100)")
+    p.add_argument("--k", type=_counts, default=[40], help="KNAS: archs kept and evaluated (e.g. 20,40)")
+    p.add_argument("--m", type=_counts, default=[100], help="KNAS: archs sampled (default: 100)")
     p.add_argument(
         "--mutation",
         choices=("uniform", "node"),
@@ -303,7 +315,10 @@ def parser() -> argparse.ArgumentParser:
         "code (a uniform node, then one of its edges)",
     )
     p.add_argument(
-        "--reinforce-lr", type=float, default=None, help="REINFORCE: Adam's lr (default 0.01; NB201's: 1e-3)"
+        "--reinforce-lr",
+        type=_positive,
+        default=None,
+        help="REINFORCE: Adam's lr (default 0.01; NB201's: 1e-3)",
     )
     p.add_argument(
         "--reinforce-target",
@@ -312,7 +327,7 @@ def parser() -> argparse.ArgumentParser:
         help="G-REINFORCE: take the policy gradient on the evaluated mutant (default) or on the policy's "
         "sample (the GradSign reference code)",
     )
-    p.add_argument("--n", type=_numbers(int), default=[100], help="select: candidates (e.g. 10,100,1000)")
+    p.add_argument("--n", type=_counts, default=[100], help="select: candidates (e.g. 10,100,1000)")
     p.add_argument("--out", default="results/search", help="output directory (default: results/search)")
     p.add_argument(
         "--scores", default=None, help="score store to read and extend (default: OUT/scores.sqlite)"
@@ -437,17 +452,24 @@ def one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"gradnas: warning: {message}\n"
 
 
+def os_error(err: OSError) -> str:
+    """What the machine refused, as `path: reason` where it names the path."""
+    return f"{err.filename}: {err.strerror}" if err.filename else str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     warnings.formatwarning = one_line_warning
     try:
         commands = importlib.import_module(".commands", __package__)
+        if getattr(args, "data_dir", None) is not None:  # checked even where no data file is read
+            importlib.import_module(".data.paths", __package__).resolve_data_dir(args.data_dir)
         getattr(commands, args.run)(args)
     except GradnasError as err:
         print(f"gradnas: error: {err.for_cli() if isinstance(err, DataNotFound) else err}", file=sys.stderr)
         return 2
     except OSError as err:  # the machine said no: a full disk, a folder that cannot be written
-        print(f"gradnas: error: {err}", file=sys.stderr)
+        print(f"gradnas: error: {os_error(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C where there was nothing to keep
         print("gradnas: interrupted", file=sys.stderr)

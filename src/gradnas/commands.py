@@ -19,13 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from . import api, correlate, search
-from .benchmarks import load_benchmark
+from .benchmarks import load_benchmark, require_space
 from .cli import MAIN_PROXIES
-from .darts.run import config_from, run_darts
+from .darts.run import AMENDED_RULES, config_from, run_darts
 from .devices import parse_device, resolve_device
 from .errors import GradnasError
 from .evaluate.ensemble import DEFAULT_RANKERS, is_ensemble, parse_ensemble
 from .models import load_factory
+from .progress import progress_bar
 from .proxies import FORWARD_PROXIES, PROXIES, get_proxies
 from .proxies.measured import WHERE, other_samples, rho_text
 from .run.tasks import DTYPES, ProbeSpec, make_tasks, run_task
@@ -60,6 +61,12 @@ def _json_number(value: float) -> float | None:
 def score(args) -> None:
     use_threads(args.threads)
     proxies = args.proxies or list(FORWARD_PROXIES)
+    ensembles = [p for p in proxies if is_ensemble(p)]
+    if ensembles:
+        raise GradnasError(
+            f"score takes proxies, not ensembles ({ensembles[0]}): an ensemble ranks many architectures; "
+            "use rank --sort-by or correlate --ensemble"
+        )
     (task,) = make_tasks(args.space, [args.arch], _spec(args), proxies, _device(args))
     task.spec.batch()  # bad data options fail here, before any message
     if not args.quiet:
@@ -224,6 +231,8 @@ def _print_report(paths: dict[str, Path]) -> None:
 
 
 def correlate_(args) -> None:
+    if args.ray_address and not args.ray:
+        raise GradnasError("--ray-address needs --ray")
     threads = use_threads(args.threads)
     device = parse_device(args.device) if args.ray else _device(args)  # Ray tasks resolve it where they run
     proxies = args.proxies or ([] if args.ensemble else list(FORWARD_PROXIES))
@@ -277,8 +286,6 @@ def _algorithm_options(args) -> dict[str, dict]:
 
 
 def search_(args) -> None:
-    from tqdm import tqdm
-
     use_threads(args.threads)
     spec, device = _spec(args), _device(args)
     seed = spec.seed  # seeds the runs and, unless the deprecated --probe-seed says otherwise, the probe
@@ -305,21 +312,19 @@ def search_(args) -> None:
         seed=seed,
         evaluate=args.evaluate,
     )
-    benchmark = None if args.evaluate != "table" else load_benchmark(args.benchmark, args.data_dir)
-    holds = getattr(benchmark, "space", "nb201" if getattr(benchmark, "name", None) == "nb201" else None)
-    if holds not in (None, args.space):
-        raise GradnasError(
-            f"benchmark {benchmark.name!r} holds {holds} architectures, not {args.space}: give --benchmark"
-        )
+    space = get_space(args.space)
+    benchmark = None
+    if args.evaluate == "table":
+        benchmark = require_space(load_benchmark(args.benchmark, args.data_dir), args.space)
     out = Path(args.out)
     # trainings: seeded like the probe, stored and checkpointed under OUT/train for reuse
     training = search.Training(args.space, out / "train", spec.seed, spec.dtype, spec.data_dir)
     scores_path = Path(args.scores) if args.scores else out / "scores.sqlite"
     progress = not args.quiet
-    with tqdm(total=len(configs) * args.runs, desc="search runs", unit="run", disable=not progress) as bar:
+    with progress_bar(progress, total=len(configs) * args.runs, desc="search runs", unit="run") as bar:
         try:
             summary = search.run_searches(
-                get_space(args.space),
+                space,
                 configs,
                 benchmark,
                 lambda name: search.StoredScores(
@@ -415,6 +420,8 @@ def _print_epoch(entry: dict) -> None:
 def darts(args) -> None:
     use_threads(args.threads)
     config = config_from(args)
+    if hasattr(args, "eta") and config.rule not in AMENDED_RULES:
+        raise GradnasError(f"--eta applies to the rules {', '.join(AMENDED_RULES)} only, not {config.rule!r}")
     try:
         log = run_darts(config, args.out, progress=None if args.quiet else _print_epoch, device=args.device)
     except KeyboardInterrupt:

@@ -273,7 +273,7 @@ def test_correlate_reports_the_suites_scores_beside_ours(tmp_path, capsys):
     capsys.readouterr()
     nb301_args = [a if a != str(path) else str(_shared("nb301_zc_500.json")) for a in args]
     assert main([*nb301_args[:-5], "--out", str(tmp_path / "other"), "--workers", "1", "--quiet"]) == 2
-    assert "holds nb301 architectures, not nb201: score it with space nb301" in capsys.readouterr().err
+    assert "holds nb301 architectures, not nb201's: give space nb301" in capsys.readouterr().err
 
 
 def test_every_benchmark_kind_offers_the_protocol_with_query_many(tmp_path, nb101_tiny):

@@ -220,3 +220,16 @@ def test_cli_quiet_prints_no_epoch_table(tmp_path, capsys):
     assert main([*CLI_TINY, "--out", str(tmp_path / "run"), "--quiet"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("accuracy: none, as NB201 has no digits column") and len(printed) == 2
+
+
+def test_cli_eta_is_refused_for_a_rule_that_has_no_amending_term(tmp_path, capsys):
+    assert main([*CLI_TINY, "--eta", "0.5", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == "gradnas: error: --eta applies to the rules amended, amended_fd only, not 'first'\n"
+
+
+@pytest.mark.parametrize("settings", [{"rule": "amended", "eta": 1e308}, {"lr": 1e30}])
+def test_a_diverging_search_stops_with_the_epoch_and_keeps_the_epochs_before_it(tmp_path, settings):
+    with pytest.raises(GradnasError, match="diverged in epoch 1: its loss or its architecture weights α"):
+        run_darts(DartsConfig(**{**TINY, **settings}), tmp_path)
+    assert not (tmp_path / "checkpoint.pt").exists()

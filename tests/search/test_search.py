@@ -342,7 +342,7 @@ def test_cli_search_looks_up_the_benchmark_given_and_refuses_another_space(tmp_p
     assert summary["mean"].tolist() == [42.0]
     assert main([*args, "--space", "nb101", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert "benchmark 'nb201' holds nb201 architectures, not nb101: give --benchmark" in err
+    assert "benchmark 'nb201' holds nb201 architectures, not nb101's: give space nb201, or another" in err
 
 
 def test_nb201_reference_mutation_picks_a_node_then_one_of_its_edges():
@@ -407,3 +407,22 @@ def test_selection_takes_the_spaces_default_ranker_and_nothing_else_does():
     assert {c.algo: c.assist for c in configs} == {"rs": None, "select": "ensemble:default"}
     named = expand(["select"], select_by="ensemble:default", assist="gradsign", runs=1)
     assert [c.assist for c in named] == ["gradsign"]
+
+
+@pytest.mark.parametrize(
+    ("algo", "options", "message"),
+    [
+        ("knas", {"m": 10, "k": 11}, "k must be an int <= 10, got 11"),
+        ("knas", {"m": 0}, "m must be an int >= 1, got 0"),
+        ("knas", {"m": 10, "k": -3}, "k must be an int >= 1, got -3"),
+        ("select", {"n": 0}, "n must be an int >= 1, got 0"),
+        ("reinforce", {"lr": 0.0}, "REINFORCE lr must be a finite number > 0, got 0.0"),
+        ("reinforce", {"lr": math.inf}, "REINFORCE lr must be a finite number > 0, got inf"),
+    ],
+)
+def test_algorithm_options_out_of_range_are_refused_before_any_evaluation(algo, options, message):
+    def scores(archs):
+        return np.zeros(len(archs)), 0.0
+
+    with pytest.raises(GradnasError, match=message):
+        run(algo, assist_scores=scores if algo != "reinforce" else None, **options)

@@ -15,6 +15,19 @@ from gradnas.benchmarks.table import TableBenchmark
 from gradnas.errors import GradnasError, unknown_choice
 
 
+def require_space(benchmark: Benchmark, space: str) -> Benchmark:
+    """`benchmark` itself, unless it is known to hold another space's architectures (NB201's table,
+    or a table that says which space it holds): then a one-line error instead of failing to parse
+    its architecture strings as `space`'s."""
+    holds = getattr(benchmark, "space", "nb201" if getattr(benchmark, "name", None) == "nb201" else None)
+    if holds not in (None, space):
+        raise GradnasError(
+            f"benchmark {benchmark.name!r} holds {holds} architectures, not {space}'s: "
+            f"give space {holds}, or another benchmark"
+        )
+    return benchmark
+
+
 def load_json(path: str | os.PathLike) -> Benchmark:
     """A ``.json`` benchmark: NAS-Bench-Suite-Zero's layout (a mapping from its space names), or
     else NDS's records."""

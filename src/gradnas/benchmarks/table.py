@@ -203,7 +203,11 @@ class TableBenchmark:
             return dataset
         found = self._aliases.get(_normalize(str(dataset)))
         if found is None:
-            raise unknown_choice("dataset", dataset, self.datasets)
+            listed = ", ".join(sorted(self.datasets))
+            raise GradnasError(
+                f"benchmark {self.name!r} has no ground truth for dataset {dataset!r}; "
+                f"it has: {listed}"
+            )
         return found
 
     def _row(self, arch: object) -> int:

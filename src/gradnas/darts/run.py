@@ -208,7 +208,8 @@ class EtaDiagnostics:
     def means(self) -> dict[str, float | None]:
         if not self.rows:
             return dict.fromkeys(self.KEYS)
-        return {key: math.fsum(column) / len(column) for key, column in zip(self.KEYS, zip(*self.rows))}
+        # a plain sum: an overflowed step logs inf (and the run then stops) where fsum would raise
+        return {key: sum(column) / len(column) for key, column in zip(self.KEYS, zip(*self.rows))}
 
 
 def _train_epoch(
@@ -252,6 +253,18 @@ def _train_epoch(
         "train_loss": sum(train_losses) / len(train_losses),
         "val_loss": sum(val_losses) / len(val_losses),
     } | diagnostics.means()
+
+
+def _check_finite(model: torch.nn.Module, entry: dict[str, Any], out: Path) -> None:
+    """Stop a diverged search (α or a loss not finite) before its epoch is checkpointed."""
+    losses = (entry["train_loss"], entry["val_loss"])
+    alpha_ok = all(bool(torch.isfinite(a).all()) for a in model.arch_parameters())
+    if not (alpha_ok and all(map(math.isfinite, losses))):
+        raise GradnasError(
+            f"the search diverged in epoch {entry['epoch']}: its loss or its architecture weights α became "
+            f"non-finite (a step too large: lower the learning rates or η, or use eta_ratio); {out} keeps "
+            "the epochs before it"
+        )
 
 
 def _ops(config: DartsConfig) -> tuple[str, ...]:
@@ -348,6 +361,7 @@ def run_darts(
     for epoch in range(len(log) + 1, config.epochs + 1):
         started, lr = time.perf_counter(), float(w_optimizer.param_groups[0]["lr"])
         entry = {"epoch": epoch, "lr": lr} | _train_epoch(model, data, config, epoch, optimizers, shuffle)
+        _check_finite(model, entry, out)
         schedule.step()
         entry |= _record(model, config, lookup, note)
         entry["seconds"] = time.perf_counter() - started

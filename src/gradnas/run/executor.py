@@ -19,10 +19,10 @@ from dataclasses import replace
 from multiprocessing import get_context
 
 import torch
-from tqdm import tqdm
 
 from ..devices import gpu_count, parse_device, worker_device
 from ..errors import GradnasError
+from ..progress import progress_bar
 from .tasks import ScoreTask, TaskResult, run_task
 
 _worker_index = 0  # in a local worker process: which one it is, counted from 0 as they start
@@ -164,7 +164,7 @@ def execute(
     workers = check_workers(workers, tasks[0].device if tasks else "cpu")
     local = min(workers, max(1, len(tasks)))
     results = _ray(tasks, ray_address, workers) if ray else _local(tasks, local, threads)
-    with tqdm(total=len(tasks), desc=description, unit="arch", disable=not progress or not tasks) as bar:
+    with progress_bar(progress and bool(tasks), total=len(tasks), desc=description, unit="arch") as bar:
         for result in results:
             bar.update()
             yield result

@@ -3,6 +3,7 @@ raises Exhausted; with a `screen` it becomes its proxy-assisted G-variant (GradS
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from functools import partial
 
@@ -88,6 +89,8 @@ def reinforce(
     reference script uses lr 1e-3 where this default is 0.01."""
     if target not in REINFORCE_TARGETS:
         raise unknown_choice("REINFORCE gradient target", target, REINFORCE_TARGETS)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise GradnasError(f"REINFORCE lr must be a finite number > 0, got {lr!r}")
     space = categorical(space, "REINFORCE")
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     logits = [torch.zeros(k, requires_grad=True) for k in space.decisions]

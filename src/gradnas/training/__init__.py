@@ -61,9 +61,9 @@ def run_with_progress(
     job: TrainJob, out: str | Path | None, *, device: str = "cpu", progress: bool = False
 ) -> tuple[TrainResult, bool]:
     """`run_training` with a progress bar over the epochs on stderr when `progress` is on."""
-    from tqdm import tqdm
+    from gradnas.progress import progress_bar
 
-    with tqdm(total=job.recipe.epochs, desc="training", unit="epoch", disable=not progress) as bar:
+    with progress_bar(progress, total=job.recipe.epochs, desc="training", unit="epoch") as bar:
 
         def advance(entry: dict) -> None:
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{entry['val_accuracy']:.2f}")

@@ -51,6 +51,8 @@ class Recipe:
             raise GradnasError(
                 f"recipe warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs})"
             )
+        if self.momentum >= 1:
+            raise GradnasError(f"recipe momentum must be below 1, got {self.momentum}")
         if self.nesterov and self.momentum == 0:
             raise GradnasError("Nesterov momentum needs momentum > 0")
 
