@@ -30,7 +30,8 @@ SEED_HELP = (
 # Where the dataclass-defined defaults live (module relative to this package, class).
 PROBE_FIELDS = ".run.tasks:ProbeSpec"
 DARTS_FIELDS = ".darts.run:DartsConfig"
-# The first command a user runs: the best forward proxies measured on NB201 (see gradnas proxies).
+# What rank scores where no default ensemble exists (other spaces, your own models): the best forward
+# proxies measured on NB201 (see gradnas proxies).
 MAIN_PROXIES = ["gradsign", "synflow", "naswot"]
 # Listed here so that `--help` needs no import of the search package; a test keeps them in step.
 ALGORITHMS = ("rs", "rea", "reinforce", "hb", "bohb", "knas", "select", "predictor")
