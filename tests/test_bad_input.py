@@ -212,6 +212,8 @@ def test_repeated_names_count_once(capsys):
             "k must be an int <= 100, got 200",
         ),
         (["search", "--algo", "rs", "--space", "bogus"], "unknown search space 'bogus'"),
+        (["search", "--algo", "rs,rea", "--k", "20"], "--k applies to --algo knas, which is not among"),
+        (["search", "--algo", "rs", "--reinforce-lr", "0.1"], "--reinforce-lr applies to --algo reinforce"),
         (
             ["search", "--algo", "rs", "--dataset", "digits"],
             "benchmark 'nb201' has no ground truth for dataset 'digits'; it has: ",

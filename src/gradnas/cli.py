@@ -306,8 +306,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=_count, default=100, help="independent seeded runs (default: 100)")
     p.add_argument("--pool", type=_count, default=10, help="candidates screened per G-step (default: 10)")
     p.add_argument("--charge-proxy", action="store_true", help="charge proxy seconds to the clock too")
-    p.add_argument("--k", type=_counts, default=[40], help="KNAS: archs kept and evaluated (e.g. 20,40)")
-    p.add_argument("--m", type=_counts, default=[100], help="KNAS: archs sampled (default: 100)")
+    p.add_argument("--k", type=_counts, default=None, help="KNAS: archs kept, e.g. 20,40 (default: 40)")
+    p.add_argument("--m", type=_counts, default=None, help="KNAS: archs sampled (default: 100)")
     p.add_argument(
         "--mutation",
         choices=("uniform", "node"),
@@ -328,7 +328,7 @@ def parser() -> argparse.ArgumentParser:
         help="G-REINFORCE: take the policy gradient on the evaluated mutant (default) or on the policy's "
         "sample (the GradSign reference code)",
     )
-    p.add_argument("--n", type=_counts, default=[100], help="select: candidates (e.g. 10,100,1000)")
+    p.add_argument("--n", type=_counts, default=None, help="select: candidates, e.g. 10,100 (default: 100)")
     p.add_argument("--out", default="results/search", help="output directory (default: results/search)")
     p.add_argument(
         "--scores", default=None, help="score store to read and extend (default: OUT/scores.sqlite)"

@@ -285,7 +285,22 @@ def _algorithm_options(args) -> dict[str, dict]:
     return {algo: {k: v for k, v in opts.items() if v is not None} for algo, opts in given.items()}
 
 
+# each algorithm's own options: given without it in --algo, they would be silently ignored
+ALGORITHM_OPTIONS = {
+    "k": "knas", "m": "knas", "n": "select", "mutation": "rea", "reinforce_lr": "reinforce",
+    "reinforce_target": "reinforce",
+}  # fmt: skip
+
+
+def _check_algorithm_options(args) -> None:
+    for option, algo in ALGORITHM_OPTIONS.items():
+        if getattr(args, option) is not None and algo not in args.algo:
+            flag = "--" + option.replace("_", "-")
+            raise GradnasError(f"{flag} applies to --algo {algo}, which is not among {','.join(args.algo)}")
+
+
 def search_(args) -> None:
+    _check_algorithm_options(args)
     use_threads(args.threads)
     spec, device = _spec(args), _device(args)
     seed = spec.seed  # seeds the runs and, unless the deprecated --probe-seed says otherwise, the probe
@@ -296,9 +311,7 @@ def search_(args) -> None:
         spec = replace(spec, seed=args.probe_seed)
     configs = search.expand(
         args.algo,
-        ks=args.k,
-        ms=args.m,
-        ns=args.n,
+        **{grid: values for grid, values in (("ks", args.k), ("ms", args.m), ("ns", args.n)) if values},
         options=_algorithm_options(args),
         dataset=spec.dataset,
         budget=args.budget,
