@@ -44,10 +44,11 @@ def test_rank_on_digits_prints_the_table_and_writes_csv(tmp_path, capsys):
 
 def test_rank_on_nb201_sorts_by_the_default_ensemble_and_scores_its_members(tmp_path, capsys):
     out = tmp_path / "rank.csv"
-    args = ["rank", "--archs", "5", "--dataset", "digits", "--batch-size", "16", "--out", str(out), "--quiet"]
+    args = ["rank", "--archs", "5", "--dataset", "cifar10", "--batch-size", "16", "--out", str(out)]
+    args.append("--quiet")
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "nb201 archs by ensemble:default (digits, batch 16, seed 0); higher is better; " in printed
+    assert "nb201 archs by ensemble:default (cifar10, batch 16, seed 0); higher is better; " in printed
     # the header names the member the ensemble counts against its registered orientation
     assert "ensemble:default counts gradalign_2_sign_raw reversed (lower ranks higher):" in printed
     assert "--ensemble ensemble:default" in printed  # the next command measures the same ranker

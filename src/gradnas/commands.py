@@ -215,7 +215,7 @@ def _directions(proxies: list[str], key: str) -> str:
 
 def _next_command(args, spec: ProbeSpec) -> str:
     """The command worth running after `rank`: how well these proxies predict trained accuracy."""
-    if args.models or args.space != "nb201":
+    if args.models or args.space != "nb201" or spec.dataset not in ("cifar10", "cifar100"):
         return "gradnas proxies   # every proxy with its measured ranking quality"
     return (
         f"gradnas correlate --space nb201 --dataset {spec.dataset} --archs {args.archs} "
