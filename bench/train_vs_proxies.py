@@ -9,10 +9,12 @@ line of the --ledger CSV (kept in the repository), so the study resumes on anoth
 the last one stopped (re-run the same command). The full study (40 archs, 1 + 3 + 10 epochs) is
 hours of CPU; plan it with the seconds per epoch in docs/guide.md. `--part K/N` trains only every
 N-th architecture from the K-th, so N processes share the work (each skips what the ledger already
-holds, re-read before every training); a run without `--part` then prints the table. A smoke run
-on digits checks the machinery in seconds (give it a ledger of its own):
+holds, re-read before every training); a run without `--part` then prints the table, and, from the
+logs of the longest runs (which evaluate only their last epoch), what evaluating every epoch would
+have cost. A smoke run on digits checks the machinery in seconds (give it a ledger of its own):
 
-    python bench/train_vs_proxies.py --archs 40 --out results/train-vs-proxies
+    python bench/train_vs_proxies.py --archs 40 --out results/train-vs-proxies \
+        --proxies gradsign,ensemble:default,params
     python bench/train_vs_proxies.py --archs 40 --out results/train-vs-proxies --part 2/2 &   # a second core
     python bench/train_vs_proxies.py --archs 3 --epochs 1 --dataset digits --out /tmp/smoke \
         --ledger /tmp/smoke/ledger.csv
@@ -22,7 +24,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
 import shlex
+import statistics
 import sys
 from pathlib import Path
 
@@ -117,6 +122,30 @@ def main() -> None:
         scores = StoredScores(name, out / "scores.sqlite", "nb201", spec, progress=True)
         values, seconds = scores(archs)
         row(f"`{name}` (batch {args.probe_batch})", values, truth, seconds)
+    if max(lengths) > 1:
+        print(f"\n{evaluation_cost(out, max(lengths))}")
+
+
+def evaluation_cost(out: Path, epochs: int) -> str:
+    """What evaluating only the last epoch saved, from the logs of this study's `epochs`-epoch runs
+    that did so: the median ratio of the evaluated epoch's seconds to the median unevaluated
+    epoch's, and of the run's seconds had every epoch been evaluated to its actual seconds."""
+    ratios, savings = [], []
+    for path in (out / "train" / "runs").glob("*/log.jsonl"):
+        log = [json.loads(line) for line in path.read_text().splitlines()]
+        if len(log) != epochs or not all(math.isnan(e["val_accuracy"]) for e in log[:-1]):
+            continue
+        seconds = [e["seconds"] for e in log]
+        plain = statistics.median(seconds[:-1])
+        ratios.append(seconds[-1] / plain)
+        savings.append(epochs * seconds[-1] / sum(seconds))
+    if not ratios:
+        return f"no {epochs}-epoch run evaluated only its last epoch"
+    return (
+        f"{len(ratios)} runs of {epochs} epochs evaluated only their last: it took a median "
+        f"{statistics.median(ratios):.2f}x an unevaluated epoch, so evaluating every epoch would have "
+        f"taken a median {statistics.median(savings):.2f}x as long"
+    )
 
 
 def row(name: str, values, truth, seconds: float) -> None:
