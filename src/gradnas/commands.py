@@ -275,32 +275,33 @@ def report(args) -> None:
     _print_report(correlate.report(args.out_dir))
 
 
-def _algorithm_options(args) -> dict[str, dict]:
-    """The algorithms' own options given on the command line (those left out keep their defaults,
-    and campaign labels stay as they were)."""
-    given = {
-        "rea": {"mutation": args.mutation},
-        "reinforce": {"lr": args.reinforce_lr, "target": args.reinforce_target},
-    }
-    return {algo: {k: v for k, v in opts.items() if v is not None} for algo, opts in given.items()}
-
-
-# each algorithm's own options: given without it in --algo, they would be silently ignored
+# each algorithm's own command-line options: (algorithm, its keyword argument, or None for the
+# grids `expand` takes: k and m for KNAS, n for selection)
 ALGORITHM_OPTIONS = {
-    "k": "knas", "m": "knas", "n": "select", "mutation": "rea", "reinforce_lr": "reinforce",
-    "reinforce_target": "reinforce",
+    "k": ("knas", None), "m": ("knas", None), "n": ("select", None), "mutation": ("rea", "mutation"),
+    "reinforce_lr": ("reinforce", "lr"), "reinforce_target": ("reinforce", "target"),
 }  # fmt: skip
 
 
-def _check_algorithm_options(args) -> None:
-    for option, algo in ALGORITHM_OPTIONS.items():
-        if getattr(args, option) is not None and algo not in args.algo:
+def _algorithm_options(args) -> dict[str, dict]:
+    """The algorithms' own keyword options given on the command line (those left out keep their
+    defaults, and campaign labels stay as they were); one given without its algorithm in --algo,
+    which would be silently ignored, is refused."""
+    chosen: dict[str, dict] = {}
+    for option, (algo, keyword) in ALGORITHM_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if algo not in args.algo:
             flag = "--" + option.replace("_", "-")
             raise GradnasError(f"{flag} applies to --algo {algo}, which is not among {','.join(args.algo)}")
+        if keyword is not None:
+            chosen.setdefault(algo, {})[keyword] = value
+    return chosen
 
 
 def search_(args) -> None:
-    _check_algorithm_options(args)
+    options = _algorithm_options(args)
     use_threads(args.threads)
     spec, device = _spec(args), _device(args)
     seed = spec.seed  # seeds the runs and, unless the deprecated --probe-seed says otherwise, the probe
@@ -312,7 +313,7 @@ def search_(args) -> None:
     configs = search.expand(
         args.algo,
         **{grid: values for grid, values in (("ks", args.k), ("ms", args.m), ("ns", args.n)) if values},
-        options=_algorithm_options(args),
+        options=options,
         dataset=spec.dataset,
         budget=args.budget,
         max_evals=args.max_evals,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 
@@ -18,6 +20,17 @@ def positive_int(value: object, what: str, minimum: int = 1, maximum: int | None
     if maximum is not None and value > maximum:
         raise GradnasError(f"{what} must be an int <= {maximum}, got {value!r}")
     return int(value)
+
+
+def positive_real(value: object, what: str, strict: bool = True) -> float:
+    """`value` as a float, if it is a finite real number (not a bool) above 0 (`strict`) or at
+    least 0."""
+    ok = not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value)
+    if not ok or value < 0 or (strict and value == 0):
+        raise GradnasError(
+            f"{what} must be a {'positive' if strict else 'non-negative'} number, got {value!r}"
+        )
+    return float(value)
 
 
 MAX_SEED = 2**32 - 1  # torch, numpy and the store agree on every seed up to here

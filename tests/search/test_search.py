@@ -416,8 +416,8 @@ def test_selection_takes_the_spaces_default_ranker_and_nothing_else_does():
         ("knas", {"m": 0}, "m must be an int >= 1, got 0"),
         ("knas", {"m": 10, "k": -3}, "k must be an int >= 1, got -3"),
         ("select", {"n": 0}, "n must be an int >= 1, got 0"),
-        ("reinforce", {"lr": 0.0}, "REINFORCE lr must be a finite number > 0, got 0.0"),
-        ("reinforce", {"lr": math.inf}, "REINFORCE lr must be a finite number > 0, got inf"),
+        ("reinforce", {"lr": 0.0}, "REINFORCE lr must be a positive number, got 0.0"),
+        ("reinforce", {"lr": math.inf}, "REINFORCE lr must be a positive number, got inf"),
     ],
 )
 def test_algorithm_options_out_of_range_are_refused_before_any_evaluation(algo, options, message):

@@ -38,7 +38,7 @@ from gradnas.rundir import claim, save_checkpoint, write_csv, write_jsonl
 from gradnas.spaces import get_space
 from gradnas.spaces.nb201 import OPS, NB201Arch
 from gradnas.spaces.nds import NDSArch
-from gradnas.validate import positive_int
+from gradnas.validate import positive_int, positive_real
 
 SPACES = ("nb201", "darts")
 AMENDED_RULES = ("amended", "amended_fd")
@@ -111,13 +111,13 @@ class DartsConfig:
         for name, minimum in _INT_MINIMUM.items():
             positive_int(getattr(self, name), name, minimum)
         for name, strict in _REAL_POSITIVE.items():
-            _check_real(getattr(self, name), name, strict)
+            positive_real(getattr(self, name), name, strict)
         if self.warmup_epochs >= self.epochs:
             raise GradnasError(
                 f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs})"
             )
         if self.eta_ratio is not None:
-            _check_real(self.eta_ratio, "eta_ratio", True)
+            positive_real(self.eta_ratio, "eta_ratio")
             if self.rule not in AMENDED_RULES:
                 rules = ", ".join(AMENDED_RULES)
                 raise GradnasError(f"eta_ratio applies to the rules {rules} only, not {self.rule!r}")
@@ -149,14 +149,6 @@ def config_from(namespace: object, **overrides: object) -> DartsConfig:
     """A DartsConfig from the like-named attributes of an argparse namespace, then `overrides`."""
     values = {f.name: getattr(namespace, f.name) for f in fields(DartsConfig) if hasattr(namespace, f.name)}
     return DartsConfig(**{**values, **overrides})
-
-
-def _check_real(value: object, name: str, strict: bool) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value)
-    if not ok or value < 0 or (strict and value == 0):
-        raise GradnasError(
-            f"{name} must be a {'positive' if strict else 'non-negative'} number, got {value!r}"
-        )
 
 
 Lookup = Callable[[NB201Arch | NDSArch], float | None]

@@ -3,7 +3,6 @@ raises Exhausted; with a `screen` it becomes its proxy-assisted G-variant (GradS
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from functools import partial
 
@@ -12,6 +11,7 @@ import torch
 
 from ..errors import GradnasError, unknown_choice
 from ..spaces.base import categorical
+from ..validate import positive_real
 from .objective import Objective
 from .screen import Screen, propose
 
@@ -89,8 +89,7 @@ def reinforce(
     reference script uses lr 1e-3 where this default is 0.01."""
     if target not in REINFORCE_TARGETS:
         raise unknown_choice("REINFORCE gradient target", target, REINFORCE_TARGETS)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
-        raise GradnasError(f"REINFORCE lr must be a finite number > 0, got {lr!r}")
+    lr = positive_real(lr, "REINFORCE lr")
     space = categorical(space, "REINFORCE")
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     logits = [torch.zeros(k, requires_grad=True) for k in space.decisions]
