@@ -102,7 +102,7 @@ def test_score_on_real_cifar10_prints_each_proxy(capsys):
             ["score", "--arch", ARCH, "--space", "nb999"],
             "unknown search space 'nb999'; valid choices: nb101, nb201, nb301, nds_amoeba",
         ),
-        (["score", "--arch", ARCH, "--threads", "0"], "threads must be a whole number >= 1, got 0"),
+        (["score", "--arch", ARCH, "--threads", "0"], "threads must be an int >= 1, got 0"),
         (
             ["score", "--arch", ARCH, "--data-dir", "/nonexistent/gradnas"],
             "data directory '/nonexistent/gradnas' from --data-dir does not exist",

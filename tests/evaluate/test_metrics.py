@@ -114,9 +114,9 @@ def test_top_k_is_reproducible_and_validates():
     with pytest.raises(GradnasError, match="n_candidates=201 exceeds"):
         top_k_selection(scores, acc, 201, 10, 0)
     for bad in (0, 2.5, True):
-        with pytest.raises(GradnasError, match="n_draws must be an integer >= 1"):
+        with pytest.raises(GradnasError, match="n_draws must be an int >= 1"):
             top_k_selection(scores, acc, 5, bad, 0)
-    with pytest.raises(GradnasError, match="seed must be an integer >= 0"):
+    with pytest.raises(GradnasError, match="seed must be an int >= 0"):
         top_k_selection(scores, acc, 5, 10, -1)
 
 

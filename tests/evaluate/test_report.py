@@ -109,7 +109,7 @@ def test_summary_without_orientation_is_negative_and_candidates_are_capped(frame
         ({"proxies": ["noisy"], "accuracy": "acc"}, "accuracy column 'acc'"),
         ({"proxies": ["noisy"], "higher_is_better": {"typo": False}}, "not summarized: 'typo'"),
         ({"proxies": ["arch"]}, "must hold numbers"),
-        ({"proxies": ["noisy"], "n_candidates": 0}, "n_candidates must be an integer >= 1"),
+        ({"proxies": ["noisy"], "n_candidates": 0}, "n_candidates must be an int >= 1"),
     ],
 )
 def test_summary_rejects_bad_input(frame, kwargs, match):

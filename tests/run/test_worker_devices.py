@@ -20,7 +20,7 @@ def test_workers_are_a_count_or_auto(monkeypatch):
     assert check_workers(5) == 5
     assert check_workers("auto", "cuda") == check_workers(None, "auto") == 3
     for bad in (0, -1, True, "two", 1.5):
-        with pytest.raises(GradnasError, match="workers must be at least 1, or 'auto', got"):
+        with pytest.raises(GradnasError, match=r"workers \(a count, or 'auto'\) must be an int >= 1, got"):
             check_workers(bad)
 
 

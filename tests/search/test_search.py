@@ -426,3 +426,17 @@ def test_algorithm_options_out_of_range_are_refused_before_any_evaluation(algo, 
 
     with pytest.raises(GradnasError, match=message):
         run(algo, assist_scores=scores if algo != "reinforce" else None, **options)
+
+
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [
+        ({"seconds": math.inf}, r"the time budget \(seconds\) must be a positive number, got inf"),
+        ({"seconds": 0}, r"the time budget \(seconds\) must be a positive number, got 0"),
+        ({"evaluations": True}, "the evaluation budget must be an int >= 1, got True"),
+        ({"evaluations": 2.5}, "the evaluation budget must be an int >= 1, got 2.5"),
+    ],
+)
+def test_clock_refuses_an_endless_or_fractional_budget(budget, message):
+    with pytest.raises(GradnasError, match=message):
+        Clock(**budget)

@@ -131,7 +131,7 @@ NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_co
     [
         (lambda: get_recipe("slow"), "unknown recipe 'slow'"),
         (lambda: TrainJob("nb201", NB201, "mnist", RECIPE), "unknown training dataset 'mnist'"),
-        (lambda: get_recipe("quick", epochs=0), "epochs must be an integer >= 1"),
+        (lambda: get_recipe("quick", epochs=0), "epochs must be an int >= 1"),
         (lambda: TrainJob("nb201", "|conv~0|", "digits", RECIPE), "NB201"),
         (lambda: TrainJob("nb201", NB201, "digits", RECIPE, val_fraction=1.0), "val_fraction"),
         (

@@ -205,8 +205,7 @@ class TableBenchmark:
         if found is None:
             listed = ", ".join(sorted(self.datasets))
             raise GradnasError(
-                f"benchmark {self.name!r} has no ground truth for dataset {dataset!r}; "
-                f"it has: {listed}"
+                f"benchmark {self.name!r} has no ground truth for dataset {dataset!r}; it has: {listed}"
             )
         return found
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from numbers import Real
 from typing import Protocol
 
 import torch
@@ -37,6 +36,7 @@ from gradnas.darts.hessian import LossFn, gradient, hvp, hvp_fd, mixed_vp, mixed
 from gradnas.darts.vectors import Vector, norm
 from gradnas.errors import GradnasError, unknown_choice
 from gradnas.registry import Registry
+from gradnas.validate import positive_real
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -57,12 +57,6 @@ def loss_closure(model: Searchable, batch: Batch) -> LossFn:
     return lambda: F.cross_entropy(model(x), y)
 
 
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
-        raise GradnasError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
 def _val_gradients(model: Searchable, val_batch: Batch) -> tuple[Vector, Vector]:
     """(∇_α L_val, ∇_w L_val) from a single backward pass."""
     arch = model.arch_parameters()
@@ -81,7 +75,7 @@ def second_order(model: Searchable, train_batch: Batch, val_batch: Batch, *, xi:
     ξ is the weight learning rate; the plain SGD step (no momentum, no weight decay) is what this code
     unrolls. The mixed product is by central differences with ε = 0.01/‖v‖, as in DARTS.
     """
-    xi = _positive(xi, "xi")
+    xi = positive_real(xi, "xi")
     weights, arch = model.weights(), model.arch_parameters()
     train_loss = loss_closure(model, train_batch)
     with shifted(weights, gradient(train_loss, weights), -xi):
@@ -104,8 +98,8 @@ def _amended_parts(
     """(g1, g2', η) at the current weights; H·v is applied first, then M to the result. With
     `eta_ratio` R (which overrides `eta`), η = R · ‖g1‖ / ‖M · H · ∇_w L_val‖, and g2' = 0 when
     that product is 0."""
-    eta = _positive(eta, "eta")
-    ratio = None if eta_ratio is None else _positive(eta_ratio, "eta_ratio")
+    eta = positive_real(eta, "eta")
+    ratio = None if eta_ratio is None else positive_real(eta_ratio, "eta_ratio")
     weights, arch = model.weights(), model.arch_parameters()
     train_loss = loss_closure(model, train_batch)
     g1, val_weights = _val_gradients(model, val_batch)
@@ -212,8 +206,7 @@ def arch_step(
 ) -> None:
     """α ← a_optimizer step on the rule's gradient, plus `beta` times β-DARTS's regulariser gradient
     (see `beta_decay_gradient`) when `beta` > 0. Sets `.grad` of α only."""
-    if isinstance(beta, bool) or not isinstance(beta, Real) or not beta >= 0:
-        raise GradnasError(f"beta must be a non-negative number, got {beta!r}")
+    positive_real(beta, "beta", strict=False)
     arch = model.arch_parameters()
     grads = arch_gradient(rule, model, train_batch, val_batch, **rule_options)
     if beta > 0:
@@ -228,7 +221,7 @@ def weight_step(
 ) -> float:
     """w ← w_optimizer step on ∇_w L_train, its norm clipped to `grad_clip` (DARTS uses 5). Sets
     `.grad` of the weights only; returns the train loss before the step."""
-    max_norm = None if grad_clip is None else _positive(grad_clip, "grad_clip")
+    max_norm = None if grad_clip is None else positive_real(grad_clip, "grad_clip")
     weights = model.weights()
     loss = loss_closure(model, train_batch)()
     for p, g in zip(weights, torch.autograd.grad(loss, weights, materialize_grads=True), strict=True):
@@ -259,7 +252,7 @@ def step(
     into each other.
     """
     if grad_clip is not None:
-        _positive(grad_clip, "grad_clip")
+        positive_real(grad_clip, "grad_clip")
     if rule == "second":
         rule_options.setdefault("xi", float(w_optimizer.param_groups[0]["lr"]))
     arch_step(model, rule, train_batch, val_batch, a_optimizer, beta=beta, **rule_options)

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import stats
 
 from gradnas.errors import GradnasError
+from gradnas.validate import positive_int
 
 MIN_PAIRS = 3
 
@@ -106,7 +107,7 @@ def spearman_interval(
     s, a = s[finite], a[finite]
     if math.isnan(correlation(s, a).spearman):
         return math.nan, math.nan
-    idx = np.random.default_rng(seed).integers(0, s.size, size=(_int_at_least(n_boot, "n_boot", 1), s.size))
+    idx = np.random.default_rng(seed).integers(0, s.size, size=(positive_int(n_boot, "n_boot", 1), s.size))
     rs, ra = stats.rankdata(s[idx], axis=1), stats.rankdata(a[idx], axis=1)
     rs -= rs.mean(axis=1, keepdims=True)
     ra -= ra.mean(axis=1, keepdims=True)
@@ -115,12 +116,6 @@ def spearman_interval(
     rho = (rs * ra).sum(axis=1)[ok] / norm[ok]
     low, high = np.quantile(rho, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
-
-
-def _int_at_least(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise GradnasError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _mean_std(values: np.ndarray) -> tuple[float, float]:
@@ -139,11 +134,11 @@ def top_k_selection(
     ties go to the first-drawn candidate, which is a random one.
     """
     s, a = _pair(scores, accuracies)
-    n = _int_at_least(n_candidates, "n_candidates", 1)
-    draws = _int_at_least(n_draws, "n_draws", 1)
+    n = positive_int(n_candidates, "n_candidates", 1)
+    draws = positive_int(n_draws, "n_draws", 1)
     if n > s.size:
         raise GradnasError(f"n_candidates={n} exceeds the number of architectures ({s.size})")
-    rng = np.random.default_rng(_int_at_least(seed, "seed", 0))
+    rng = np.random.default_rng(positive_int(seed, "seed", 0))
     picks = np.stack([rng.choice(s.size, size=n, replace=False) for _ in range(draws)])
     drawn_scores = np.where(np.isfinite(s), s, -np.inf)[picks]
     drawn_acc = a[picks]

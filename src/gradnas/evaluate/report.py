@@ -43,6 +43,7 @@ import pandas as pd
 
 from gradnas.errors import GradnasError
 from gradnas.evaluate.metrics import correlation, spearman_interval, top_fraction_overlap, top_k_selection
+from gradnas.validate import positive_int
 
 TOP_FRACTION = 0.10
 PUBLISHED_METRICS = ("spearman", "kendall")
@@ -153,9 +154,7 @@ def summarize(
         raise GradnasError(
             f"accuracy column {accuracy!r} has {bad} non-finite values; ground truth must be finite"
         )
-    if isinstance(n_candidates, bool) or not isinstance(n_candidates, (int, np.integer)) or n_candidates < 1:
-        raise GradnasError(f"n_candidates must be an integer >= 1, got {n_candidates!r}")
-    n = min(int(n_candidates), acc.size)
+    n = min(positive_int(n_candidates, "n_candidates"), acc.size)
 
     rows = []
     for name in names:

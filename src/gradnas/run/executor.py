@@ -23,6 +23,7 @@ import torch
 from ..devices import gpu_count, parse_device, worker_device
 from ..errors import GradnasError
 from ..progress import progress_bar
+from ..validate import positive_int
 from .tasks import ScoreTask, TaskResult, run_task
 
 _worker_index = 0  # in a local worker process: which one it is, counted from 0 as they start
@@ -45,9 +46,7 @@ def check_workers(workers: object, device: str = "cpu") -> int:
     """`workers` as a count: a whole number >= 1 as it is; "auto" or None as `default_workers`."""
     if workers is None or workers == "auto":
         return default_workers(device, gpu_count())
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise GradnasError(f"workers must be at least 1, or 'auto', got {workers!r}")
-    return workers
+    return positive_int(workers, "workers (a count, or 'auto')")
 
 
 def ray_gpus(device: str, cluster_gpus: float) -> int:

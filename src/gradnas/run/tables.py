@@ -88,7 +88,11 @@ class ScoreTable:
         draw and the same images); a table drawn from other images is announced, not used."""
         probe = self.provenance["probe"]
         same = (space, spec.dataset, spec.batch_size, spec.seed, spec.label) == (
-            self.provenance["space"], probe["dataset"], probe["batch_size"], probe["seed"], probe["label"]
+            self.provenance["space"],
+            probe["dataset"],
+            probe["batch_size"],
+            probe["seed"],
+            probe["label"],
         )
         if same and probe["fingerprint"] != probe_fingerprint(spec):
             warnings.warn(
@@ -176,7 +180,11 @@ def write_table(
 
     versions = {info.name: info.version for info in get_proxies(proxies)}
     frame = store.to_frame(
-        space=space, dataset=spec.dataset, batch_size=spec.batch_size, seed=spec.seed, probe=spec.label,
+        space=space,
+        dataset=spec.dataset,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
+        probe=spec.label,
         proxy=list(versions),
     )
     frame = frame[frame["version"] == frame["proxy"].map(versions)]
@@ -189,14 +197,19 @@ def write_table(
     provenance = {
         "space": space,
         "probe": {
-            "dataset": spec.dataset, "batch_size": spec.batch_size, "seed": spec.seed,
-            "label": spec.label, "fingerprint": probe_fingerprint(spec),
+            "dataset": spec.dataset,
+            "batch_size": spec.batch_size,
+            "seed": spec.seed,
+            "label": spec.label,
+            "fingerprint": probe_fingerprint(spec),
         },
         "proxies": versions,
         "archs": len(complete),
         "space_size": space_size,
-        "nan": {p: int(n) for p, n in rows.groupby("proxy", observed=True)["value"].apply(
-            lambda v: v.isna().sum()).items()},
+        "nan": {
+            p: int(n)
+            for p, n in rows.groupby("proxy", observed=True)["value"].apply(lambda v: v.isna().sum()).items()
+        },
         "seconds_per_arch": float(rows.groupby("arch", observed=True)["seconds"].first().mean()),
         "gradnas": __version__,
         "torch": torch.__version__,

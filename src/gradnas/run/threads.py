@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import GradnasError
+from ..validate import positive_int
 
 
 def default_threads() -> int:
@@ -25,9 +25,7 @@ def checked_threads(threads: int | None) -> int:
     """`threads`, or the default when None; an error unless it is a positive whole number."""
     if threads is None:
         return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise GradnasError(f"threads must be a whole number >= 1, got {threads!r}")
-    return threads
+    return positive_int(threads, "threads")
 
 
 def use_threads(threads: int | None) -> int:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 from ..errors import GradnasError
+from ..validate import positive_int, positive_real
 
 # KNAS Table 1's protocol: one V100, one worker, training plus evaluation of one architecture.
 KNAS_SECONDS = {"cifar10": 2160.0, "cifar100": 4600.0, "imagenet16_120": 10000.0}
@@ -21,12 +22,12 @@ class Clock:
     def __init__(self, seconds: float | None = None, evaluations: int | None = None):
         if seconds is None and evaluations is None:
             raise GradnasError("a search needs a budget: seconds, evaluations, or both")
-        if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
-            raise GradnasError(f"the time budget must be a positive number of seconds, got {seconds!r}")
-        if evaluations is not None and not (isinstance(evaluations, int) and evaluations > 0):
-            raise GradnasError(f"the evaluation budget must be a positive integer, got {evaluations!r}")
-        self.budget_seconds = math.inf if seconds is None else float(seconds)
-        self.budget_evaluations = math.inf if evaluations is None else evaluations
+        self.budget_seconds = (
+            math.inf if seconds is None else positive_real(seconds, "the time budget (seconds)")
+        )
+        self.budget_evaluations = (
+            math.inf if evaluations is None else positive_int(evaluations, "the evaluation budget")
+        )
         self.seconds = 0.0
         self.evaluations = 0
 

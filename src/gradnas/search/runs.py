@@ -20,6 +20,7 @@ from ..errors import GradnasError
 from ..evaluate.plots import search_curves
 from ..outdir import append_line, claim, drop_torn_tail
 from ..registry import Registry
+from ..validate import positive_int
 from .algorithms import evolution, random_search, reinforce
 from .clock import Clock, Exhausted, parse_cost
 from .hyperband import bohb, hyperband
@@ -71,8 +72,7 @@ class SearchConfig:
         parse_evaluate(self.evaluate)
         if self.algo in NEEDS_PROXY and not self.assist:
             raise GradnasError(f"algorithm {self.algo!r} ranks candidates by a proxy: name one as assist")
-        if not (isinstance(self.runs, int) and self.runs >= 1):
-            raise GradnasError(f"runs must be a positive integer, got {self.runs!r}")
+        positive_int(self.runs, "runs")
 
     @property
     def label(self) -> str:

@@ -344,9 +344,7 @@ class NB201Space:
         arch = as_arch(arch)
         num_classes = positive_int(num_classes, "num_classes", 2)
         in_channels = image_shape(input_shape, 8)[0]
-        return NB201Network(
-            arch, num_classes, in_channels, positive_int(C, "C", 1), positive_int(N, "N", 1)
-        )
+        return NB201Network(arch, num_classes, in_channels, positive_int(C, "C", 1), positive_int(N, "N", 1))
 
     def thin(
         self, arch: NB201Arch | str | Sequence[int | str], num_classes: int, input_shape: tuple[int, int, int]

@@ -84,4 +84,3 @@ def train(
     the result is stored there and reused by the same call, and an interrupted training resumes
     from its last finished epoch; a loss that turns non-finite gives NaN accuracies and the reason."""
     return run_with_progress(make_job(arch, **options), out, device=device, progress=progress)[0]
-

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from numbers import Real
 
 from ..errors import GradnasError, unknown_choice
 from ..registry import Registry
+from ..validate import positive_int, positive_real
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,16 @@ class Recipe:
     grad_clip: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            _check_int(self, name, 1)
-        for name in ("warmup_epochs", "crop_padding", "cutout"):
-            _check_int(self, name, 0)
+        for name, minimum in (
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("warmup_epochs", 0),
+            ("crop_padding", 0),
+            ("cutout", 0),
+        ):
+            positive_int(getattr(self, name), f"recipe {name}", minimum)
         for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            number = isinstance(value, Real) and not isinstance(value, bool)
-            if not number or not math.isfinite(value) or value < 0:
-                raise GradnasError(f"recipe {name} must be a finite number >= 0, got {value!r}")
+            positive_real(getattr(self, name), f"recipe {name}", strict=False)
         if self.lr == 0 or self.lr_min > self.lr:
             raise GradnasError(f"recipe lr must be positive and >= lr_min, got {self.lr} and {self.lr_min}")
         if self.warmup_epochs >= self.epochs:
@@ -59,12 +60,6 @@ class Recipe:
     def identity(self) -> dict:
         """Every field: what, with the data and the seed, determines a training result."""
         return asdict(self)
-
-
-def _check_int(recipe: Recipe, name: str, minimum: int) -> None:
-    value = getattr(recipe, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise GradnasError(f"recipe {name} must be an integer >= {minimum}, got {value!r}")
 
 
 RECIPES: Registry[Recipe] = Registry(
