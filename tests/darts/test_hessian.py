@@ -4,7 +4,7 @@ import torch
 from tiny_mixed import TinyMixed, batch, flat, hessian_blocks
 
 from gradnas.darts import explicit_hessian, hvp, hvp_fd, loss_closure, mixed_vp, mixed_vp_fd
-from gradnas.darts.hessian import shifted
+from gradnas.darts.hessian import mixed_hvp, shifted
 from gradnas.darts.vectors import flatten
 
 F64 = torch.float64
@@ -47,6 +47,17 @@ def test_exact_products_equal_explicit_hessian_blocks():
     assert (flatten(hvp(loss, weights, v)) - h_ww @ flat(v)).abs().max() < 1e-8
     assert (flatten(mixed_vp(loss, weights, arch, v)) - h_aw @ flat(v)).abs().max() < 1e-8
     assert (explicit_hessian(loss, weights) - h_ww).abs().max() < 1e-8
+    # the fused product reuses one first backward for both double backwards: the same numbers
+    fused = flatten(mixed_hvp(loss, weights, arch, v))
+    assert torch.equal(fused, flatten(mixed_vp(loss, weights, arch, hvp(loss, weights, v))))
+    assert (fused - h_aw @ (h_ww @ flat(v))).abs().max() < 1e-8
+
+
+def test_fused_product_of_a_loss_without_weights_is_zero():
+    w = torch.tensor([1.0, 2.0], dtype=F64, requires_grad=True)
+    a = torch.tensor(0.5, dtype=F64, requires_grad=True)
+    (ma,) = mixed_hvp(lambda: a * 3.0, [w], [a], [torch.ones(2, dtype=F64)])
+    assert torch.equal(ma, torch.zeros((), dtype=F64))
 
 
 def test_finite_differences_agree_with_exact_products():

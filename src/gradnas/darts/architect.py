@@ -32,7 +32,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from gradnas.darts.hessian import LossFn, gradient, hvp, hvp_fd, mixed_vp, mixed_vp_fd, shifted
+from gradnas.darts.hessian import LossFn, gradient, hvp_fd, mixed_hvp, mixed_vp_fd, shifted
 from gradnas.darts.vectors import Vector, norm
 from gradnas.errors import GradnasError, unknown_choice
 from gradnas.registry import Registry
@@ -104,7 +104,7 @@ def _amended_parts(
     train_loss = loss_closure(model, train_batch)
     g1, val_weights = _val_gradients(model, val_batch)
     if exact:
-        mixed = mixed_vp(train_loss, weights, arch, hvp(train_loss, weights, val_weights))
+        mixed = mixed_hvp(train_loss, weights, arch, val_weights)
     else:
         mixed = mixed_vp_fd(train_loss, weights, arch, hvp_fd(train_loss, weights, val_weights))
     if ratio is not None:

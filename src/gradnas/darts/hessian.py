@@ -56,6 +56,19 @@ def mixed_vp(
     return _grad_of_directional(loss_fn, weights, v, arch)
 
 
+def mixed_hvp(
+    loss_fn: LossFn, weights: Sequence[torch.Tensor], arch: Sequence[torch.Tensor], v: Sequence[torch.Tensor]
+) -> Vector:
+    """∇²_{α,w} L · (H · v), exact: `mixed_vp(hvp(v))` from one forward and one first backward, whose
+    graph both double backwards reuse (Amended-DARTS's product, about an eighth cheaper)."""
+    grads = _grad(loss_fn(), weights, create_graph=True)
+    if not any(g.requires_grad for g in grads):
+        return _zeros(arch)
+    directional = dot(grads, [t.detach() for t in v])
+    h_v = list(torch.autograd.grad(directional, weights, retain_graph=True, materialize_grads=True))
+    return _grad(dot(grads, h_v), arch)
+
+
 @contextmanager
 def shifted(
     params: Sequence[torch.Tensor], direction: Sequence[torch.Tensor], scale: float
