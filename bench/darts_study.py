@@ -11,7 +11,7 @@ re-run skips the runs already in the ledger with the same settings, so the study
 continued at any time; the table counts only the rows with this run's settings. `--part K/N` runs
 only every N-th (seed, variant) job from the K-th, so N processes share the study and its ledger
 (each finished run is one short append; the ledger is re-read before every run); a run without
-`--part` then prints the table.
+`--part` then prints the table, and `--table` prints it at once from the runs the ledger holds.
 
 Collapse (fixed before the study): the derived cell (argmax over all five ops) has at least 4 of its
 6 edges parameter-free (`none`, `skip_connect` or `avg_pool_3x3`). The table gives, per variant,
@@ -170,16 +170,15 @@ def main() -> None:
     p.add_argument(
         "--part", default=None, metavar="K/N", help="run only jobs K, K+N, ... of seed × variant; no table"
     )
+    p.add_argument("--table", action="store_true", help="only print the table of the runs in the ledger")
     args = p.parse_args()
     start(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     jobs = [(seed, variant) for seed in (int(s) for s in args.seeds.split(",")) for variant in args.variants]
-    for seed, variant in part(jobs, args.part):
+    for seed, variant in [] if args.table else part(jobs, args.part):
         config, run_key = job(args, seed, variant)
         if run_key in finished(args.ledger):
             continue
-        log = run_darts(config, out / f"{variant.replace(':', '-')}-s{seed}")
+        log = run_darts(config, Path(args.out) / f"{variant.replace(':', '-')}-s{seed}")
         done = row(variant, seed, config, log)
         args.ledger.parent.mkdir(parents=True, exist_ok=True)
         with args.ledger.open("a") as f:  # one short append: safe beside other processes
