@@ -9,7 +9,7 @@ from gradnas.data import ProbeBatch
 def fixed_linear(*weights) -> nn.Sequential:
     layers = [nn.Flatten()]
     for w in weights:
-        w = torch.tensor(w, dtype=torch.float64)
+        w = torch.as_tensor(w, dtype=torch.float64)
         layer = nn.Linear(w.shape[1], w.shape[0], bias=False).double()
         layer.weight.data.copy_(w)
         layers.append(layer)
@@ -17,8 +17,8 @@ def fixed_linear(*weights) -> nn.Sequential:
 
 
 def batch(x, y, classes=2) -> ProbeBatch:
-    x = torch.tensor(x, dtype=torch.float64)
-    return ProbeBatch(x.reshape(len(x), -1, 1, 1), torch.tensor(y), classes)
+    x = torch.as_tensor(x, dtype=torch.float64)
+    return ProbeBatch(x.reshape(len(x), -1, 1, 1), torch.as_tensor(y), classes)
 
 
 def full_matrices(blocks) -> dict[str, torch.Tensor]:
