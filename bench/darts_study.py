@@ -18,7 +18,7 @@ Collapse (fixed before the study): the derived cell (argmax over all five ops) h
 the runs, the collapse rate, the mean number of `skip_connect` and of `none` edges in the derived
 cells (which kind of collapse), and the mean NB201 accuracy of the derived cell, and of the cell
 derived without `none`, each with a percentile-bootstrap 95 % interval (10,000 resamples of the
-runs, seeded).
+runs, seeded), and for the amended rules the median over all search epochs of ‖g2'‖/‖g1‖.
 
     OMP_NUM_THREADS=1 python bench/darts_study.py --variants first second amended first:beta_decay=50 \
         amended:eta_ratio=1 amended:eta=0.01 --seeds 0,1,2,3,4 --warmup-epochs 10 --epochs 139 \
@@ -146,13 +146,14 @@ def table(rows: list[dict[str, Any]], variants: list[str]) -> str:
             sum(edges(r["arch"], op) for r in runs) / len(runs) for op in ("skip_connect", "none")
         )
         accuracies = ([r[key] for r in runs if r.get(key) is not None] for key in ACCURACIES)
+        ratios = [x for r in runs for x in r["ratio"] if x is not None]
         lines.append(
             [f"`{variant}`", len(runs), f"{rate:.0%}", f"{skips:.1f} / {nones:.1f}"]
             + [mean_interval(values) for values in accuracies]
-            + [f"{seconds:.3f}"]
+            + [f"{np.median(ratios):.2f}" if ratios else "—", f"{seconds:.3f}"]
         )
     header = ["variant", "runs", "collapse rate", "skip / none edges (mean)"]
-    header += ["mean accuracy [95 % bootstrap]", "excluding none", "s per α step"]
+    header += ["mean accuracy [95 % bootstrap]", "excluding none", "median ‖g2'‖/‖g1‖", "s per α step"]
     return markdown(header, lines)
 
 
