@@ -5,13 +5,14 @@ A variant is a rule with optional DartsConfig settings, written RULE or RULE:KEY
 a seed, variant by variant, each into OUT/<variant>-s<seed>/ (`run_darts` resumes from its last
 checkpoint); each finished run appends to the --ledger JSONL (kept in the repository, so the study
 continues on any machine) its settings, final α, derived cell, NB201 test accuracy, collapse flag,
-per-epoch η ratio and cosine, its α steps and its seconds (in all, and in the epochs that step α,
-which the table's "s per α step" divides: a whole search iteration, α step and weight step). A
-re-run skips the runs already in the ledger with the same settings, so the study can be stopped and
-continued at any time; the table counts only the rows with this run's settings. `--part K/N` runs
-only every N-th (seed, variant) job from the K-th, so N processes share the study and its ledger
-(each finished run is one short append; the ledger is re-read before every run); a run without
-`--part` then prints the table, and `--table` prints it at once from the runs the ledger holds.
+per-epoch accuracy of the derived cell, η ratio and cosine, its α steps and its seconds (in all, and
+in the epochs that step α, which the table's "s per α step" divides: a whole search iteration, α
+step and weight step). A re-run skips the runs already in the ledger with the same settings, so the
+study can be stopped and continued at any time; the table counts only the rows with this run's
+settings. `--part K/N` runs only every N-th (seed, variant) job from the K-th, so N processes share
+the study and its ledger (each finished run is one short append; the ledger is re-read before every
+run); a run without `--part` then prints the table, and `--table` prints it at once from the runs
+the ledger holds.
 
 Collapse (fixed before the study): the derived cell (argmax over all five ops) has at least 4 of its
 6 edges parameter-free (`none`, `skip_connect` or `avg_pool_3x3`). The table gives, per variant,
@@ -129,6 +130,7 @@ def row(variant: str, seed: int, config: DartsConfig, log: list[dict[str, Any]])
         "mean_skip": last["mean_skip"],
         "mean_none": last["mean_none"],
         "alpha": last["alpha"],
+        "accuracy_by_epoch": [entry["accuracy"] for entry in log],
         "ratio": [entry["g2_g1_ratio"] for entry in log],
         "cos": [entry["g1_g2_cos"] for entry in log],
     }
