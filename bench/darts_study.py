@@ -64,13 +64,13 @@ def parse_variant(text: str) -> dict[str, Any]:
     return overrides
 
 
-def edges(arch: str, op: str) -> int:
-    """How many of the cell's 6 edges carry `op`."""
-    return sum(OPS[i] == op for i in get_space("nb201").parse(arch).ops)
+def cell_ops(arch: str) -> list[str]:
+    """The op on each of the cell's 6 edges."""
+    return [OPS[i] for i in get_space("nb201").parse(arch).ops]
 
 
 def collapsed(arch: str) -> bool:
-    return sum(edges(arch, op) for op in PARAMETER_FREE) >= COLLAPSE_EDGES
+    return sum(op in PARAMETER_FREE for op in cell_ops(arch)) >= COLLAPSE_EDGES
 
 
 def mean_interval(values: list[float]) -> str:
@@ -144,9 +144,8 @@ def table(rows: list[dict[str, Any]], variants: list[str]) -> str:
             continue
         rate = sum(r["collapsed"] for r in runs) / len(runs)
         seconds = sum(r["search_seconds"] for r in runs) / sum(r["alpha_steps"] for r in runs)
-        skips, nones = (
-            sum(edges(r["arch"], op) for r in runs) / len(runs) for op in ("skip_connect", "none")
-        )
+        ops = [cell_ops(r["arch"]) for r in runs]
+        skips, nones = (np.mean([cell.count(op) for cell in ops]) for op in ("skip_connect", "none"))
         accuracies = ([r[key] for r in runs if r.get(key) is not None] for key in ACCURACIES)
         ratios = [x for r in runs for x in r["ratio"] if x is not None]
         lines.append(

@@ -24,11 +24,20 @@ def _zeros(params: Sequence[torch.Tensor]) -> Vector:
     return [torch.zeros_like(p) for p in params]
 
 
-def _grad(output: torch.Tensor, params: Sequence[torch.Tensor], create_graph: bool = False) -> Vector:
-    """Gradient with zeros (not None) for parameters the output does not depend on."""
+def _grad(
+    output: torch.Tensor,
+    params: Sequence[torch.Tensor],
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+) -> Vector:
+    """Gradient with zeros (not None) for parameters the output does not depend on. The graph is
+    kept for another backward with `create_graph` or `retain_graph`, as in torch.autograd.grad."""
     if not output.requires_grad:
         return _zeros(params)
-    return list(torch.autograd.grad(output, params, create_graph=create_graph, materialize_grads=True))
+    grads = torch.autograd.grad(
+        output, params, create_graph=create_graph, retain_graph=retain_graph, materialize_grads=True
+    )
+    return list(grads)
 
 
 def gradient(loss_fn: LossFn, params: Sequence[torch.Tensor]) -> Vector:
@@ -36,12 +45,16 @@ def gradient(loss_fn: LossFn, params: Sequence[torch.Tensor]) -> Vector:
     return _grad(loss_fn(), params)
 
 
+def _first_backward(loss_fn: LossFn, weights: Sequence[torch.Tensor]) -> Vector:
+    """∇_w L with its graph kept, for double backward."""
+    return _grad(loss_fn(), weights, create_graph=True)
+
+
 def _grad_of_directional(
     loss_fn: LossFn, weights: Sequence[torch.Tensor], v: Sequence[torch.Tensor], wrt: Sequence[torch.Tensor]
 ) -> Vector:
     """∇_wrt ⟨∇_w L, v⟩ by double backward, v held constant."""
-    grads = _grad(loss_fn(), weights, create_graph=True)
-    return _grad(dot(grads, [t.detach() for t in v]), wrt)
+    return _grad(dot(_first_backward(loss_fn, weights), [t.detach() for t in v]), wrt)
 
 
 def hvp(loss_fn: LossFn, weights: Sequence[torch.Tensor], v: Sequence[torch.Tensor]) -> Vector:
@@ -60,12 +73,9 @@ def mixed_hvp(
     loss_fn: LossFn, weights: Sequence[torch.Tensor], arch: Sequence[torch.Tensor], v: Sequence[torch.Tensor]
 ) -> Vector:
     """∇²_{α,w} L · (H · v), exact: `mixed_vp(hvp(v))` from one forward and one first backward, whose
-    graph both double backwards reuse (Amended-DARTS's product, about an eighth cheaper)."""
-    grads = _grad(loss_fn(), weights, create_graph=True)
-    if not any(g.requires_grad for g in grads):
-        return _zeros(arch)
-    directional = dot(grads, [t.detach() for t in v])
-    h_v = list(torch.autograd.grad(directional, weights, retain_graph=True, materialize_grads=True))
+    graph both double backwards reuse (an amended step about a tenth cheaper)."""
+    grads = _first_backward(loss_fn, weights)
+    h_v = _grad(dot(grads, [t.detach() for t in v]), weights, retain_graph=True)
     return _grad(dot(grads, h_v), arch)
 
 

@@ -36,14 +36,10 @@ class Recipe:
     grad_clip: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, minimum in (
-            ("epochs", 1),
-            ("batch_size", 1),
-            ("warmup_epochs", 0),
-            ("crop_padding", 0),
-            ("cutout", 0),
-        ):
-            positive_int(getattr(self, name), f"recipe {name}", minimum)
+        for name in ("epochs", "batch_size"):
+            positive_int(getattr(self, name), f"recipe {name}", 1)
+        for name in ("warmup_epochs", "crop_padding", "cutout"):
+            positive_int(getattr(self, name), f"recipe {name}", 0)
         for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip"):
             positive_real(getattr(self, name), f"recipe {name}", strict=False)
         if self.lr == 0 or self.lr_min > self.lr:
